@@ -1,0 +1,66 @@
+# TradeMate load & SLA suite. Every target bootstraps .venv from requirements.txt on first use.
+# Variables: HOST (external API URL; unset: start the reference API), CREDENTIALS (tokens CSV for HOST),
+# RUN_TIME (30s, 2m), REPORT_DIR (default reports), WORKERS (Locust worker processes), PROFILE (make ui),
+# PORT (make api, default 8000).
+
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+HOST ?=
+CREDENTIALS ?=
+RUN_TIME ?=
+REPORT_DIR ?= reports
+WORKERS ?= 0
+PROFILE ?= mixed
+PORT ?= 8000
+PYTEST_ARGS ?=
+
+RUN_PROFILE = $(PY) -m trademate_load run $(1) --host "$(HOST)" --credentials "$(CREDENTIALS)" \
+	--run-time "$(RUN_TIME)" --report-dir "$(REPORT_DIR)" --workers "$(WORKERS)"
+
+.PHONY: loadtest loadtest-premium loadtest-shared loadtest-smoke ui api test lint format bench clean
+
+loadtest-premium: $(VENV)
+	@$(call RUN_PROFILE,premium)
+
+loadtest-shared: $(VENV)
+	@$(call RUN_PROFILE,shared)
+
+loadtest: $(VENV)
+	@$(call RUN_PROFILE,mixed)
+
+loadtest-smoke: $(VENV)
+	@$(call RUN_PROFILE,smoke)
+
+ui: $(VENV)
+	@$(call RUN_PROFILE,$(PROFILE)) --ui
+
+api: $(VENV)
+	@mkdir -p var
+	$(PY) -m trademate_api --host 127.0.0.1 --port $(PORT) --credentials var/credentials.csv
+
+test: $(VENV)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: $(VENV)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: $(VENV)
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+bench: $(VENV)
+	$(PY) scripts/bench.py
+
+$(VENV): requirements.txt pyproject.toml
+	rm -rf $(VENV)
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements.txt
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	touch $(VENV)
+
+clean:
+	rm -rf $(VENV) reports/2* reports/latest var .pytest_cache .ruff_cache *.egg-info

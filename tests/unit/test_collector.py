@@ -1,0 +1,120 @@
+"""Requests fired through Locust's own events.request hook land as sample rows with the documented columns."""
+
+import math
+
+import numpy as np
+import pytest
+from locust.env import Environment
+
+from trademate_load.collector import Collector
+from trademate_load.samples import COLUMNS, cache_code, read_parquet, server_timing_db_ms, write_parquet
+
+
+class FakeHeaders(dict):
+    """Case-insensitive .get like geventhttpclient's headers (a stand-in for the response, not the collector)."""
+
+    def get(self, key, default=None):
+        return next((v for k, v in self.items() if k.lower() == key.lower()), default)
+
+
+class Response:
+    def __init__(self, status_code, headers):
+        self.status_code = status_code
+        self.headers = FakeHeaders(headers)
+
+
+@pytest.fixture
+def fired():
+    environment = Environment()
+    collector = Collector(worker="w1")
+    environment.events.request.add_listener(collector.on_request)
+    fire = environment.events.request.fire
+    fire(
+        request_type="GET",
+        name="GET /api/v1/portfolio",
+        response_time=4.5,
+        response_length=900,
+        response=Response(200, {"server-timing": "app;dur=1.200, db;dur=0.350", "X-Cache": "MISS"}),
+        context={"tier": "premium", "plan": "ELITE", "intended_ts": 99.9},
+        exception=None,
+        start_time=100.0,
+        url="http://x",
+    )
+    fire(
+        request_type="GET",
+        name="GET /api/v1/market/quotes/{symbol}",
+        response_time=1.25,
+        response_length=300,
+        response=Response(200, {"X-Cache": "HIT", "Server-Timing": "app;dur=0.1"}),
+        context={"tier": "shared", "plan": "LITE", "intended_ts": 101.0},
+        exception=None,
+        start_time=101.0,
+        url="http://x",
+    )
+    fire(
+        request_type="POST",
+        name="POST /api/v1/orders",
+        response_time=30.0,
+        response_length=0,
+        response=Response(0, {}),
+        context={"tier": "shared", "plan": "PRO", "intended_ts": 101.5},
+        exception=ConnectionRefusedError(111, "Connection refused"),
+        start_time=102.0,
+        url="http://x",
+    )
+    return collector
+
+
+def test_rows_carry_every_column(fired):
+    frame = fired.drain().to_frame()
+    assert list(frame.columns) == list(COLUMNS)
+    first, second, third = (frame.iloc[i] for i in range(3))
+    assert (first.tier, first.plan, first.endpoint, first.status, first.ok) == (
+        "premium",
+        "ELITE",
+        "GET /api/v1/portfolio",
+        200,
+        True,
+    )
+    assert first.latency_ms == 4.5
+    assert first.latency_co_ms == pytest.approx(100 + 4.5)  # 0.1 s late + 4.5 ms
+    assert (first.db_ms, first.cache, first.bytes, first.worker) == (0.35, "miss", 900, "w1")
+    assert second.cache == "hit" and math.isnan(second.db_ms) and second.latency_co_ms == 1.25
+    assert (third.status, third.ok) == (0, False)
+    assert third.error.startswith("ConnectionRefusedError")
+    assert third.latency_co_ms == pytest.approx(500 + 30.0)
+    assert first.error is None and third.cache is None
+
+
+def test_drain_swaps_the_buffer(fired):
+    assert len(fired.drain()) == 3
+    assert len(fired.drain()) == 0
+
+
+def test_parquet_round_trip(fired, tmp_path):
+    frame = fired.drain().to_frame()
+    write_parquet(frame, tmp_path / "samples.parquet")
+    back = read_parquet(tmp_path / "samples.parquet")
+    assert list(back.columns) == list(COLUMNS)
+    assert back["latency_ms"].tolist() == frame["latency_ms"].tolist()
+    assert back["error"].iloc[0] is None and back["error"].iloc[2].startswith("ConnectionRefused")
+    assert np.isnan(back["db_ms"].iloc[1])
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        ("app;dur=1.2, db;dur=0.35", 0.35),
+        ("db;dur=7;desc=x", 7.0),
+        ("app;dur=1", math.nan),
+        (None, math.nan),
+        ("db;dur=bad", math.nan),
+    ],
+)
+def test_server_timing(header, expected):
+    got = server_timing_db_ms(header)
+    assert (math.isnan(got) and math.isnan(expected)) or got == expected
+
+
+def test_cache_codes():
+    assert [cache_code(h) for h in ("HIT", "miss", None, "STALE")] == [1, 0, -1, -1]

@@ -1,0 +1,166 @@
+"""The SLA engine against answers computed independently (numpy, by hand) on synthetic samples."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from trademate_load.profile import Sla, TierLoad, TierSla
+from trademate_load.samples import COLUMNS, corrected_latency, normalize
+from trademate_load.sla import EXIT_BREACH, EXIT_NO_DATA, EXIT_PASS, Window, evaluate
+
+PREMIUM = TierSla(
+    p95_ms=50,
+    p99_ms=100,
+    mean_ms=25,
+    db_ms=20,
+    success_rate=0.9995,
+    compliance=0.95,
+    error_rate=0.01,
+    cache_hit_rate=0.95,
+)
+SLA = Sla(tiers={"premium": PREMIUM, "shared": TierSla(p95_ms=100, p99_ms=200)})
+LOADS = {"premium": TierLoad(users=50, rps=500, plans={"ELITE": 1})}
+T0 = 1_800_000_000.0
+
+
+def frame_of(
+    latency,
+    *,
+    tier="premium",
+    ok=None,
+    start=T0,
+    duration=10.0,
+    late_s=None,
+    db=None,
+    cache=None,
+    endpoint="GET /api/v1/portfolio",
+    status=None,
+):
+    n = len(latency)
+    latency = np.asarray(latency, dtype=float)
+    ts = start + np.linspace(0, duration, n, endpoint=False)
+    intended = ts - (np.zeros(n) if late_s is None else np.asarray(late_s))
+    ok = np.ones(n, dtype=bool) if ok is None else np.asarray(ok)
+    status = np.where(ok, 200, 500) if status is None else np.asarray(status)
+    data = {
+        "ts": ts,
+        "intended_ts": intended,
+        "tier": [tier] * n,
+        "plan": ["ELITE"] * n,
+        "endpoint": [endpoint] * n,
+        "status": status,
+        "ok": ok,
+        "latency_ms": latency,
+        "latency_co_ms": corrected_latency(ts, intended, latency),
+        "bytes": np.full(n, 900),
+        "error": [None if o else "HTTPError: 500" for o in ok],
+        "db_ms": np.full(n, np.nan) if db is None else np.asarray(db, dtype=float),
+        "cache": [None] * n if cache is None else list(cache),
+        "worker": ["local"] * n,
+    }
+    return normalize(pd.DataFrame(data, columns=list(COLUMNS)))
+
+
+def check(verdict, tier, name):
+    return next(c for c in verdict.tiers[tier].checks if c.name == name)
+
+
+def test_percentiles_are_exact_nearest_rank_against_numpy():
+    rng = np.random.default_rng(7)
+    latency = rng.lognormal(mean=1.5, sigma=0.6, size=20_011)
+    verdict = evaluate(frame_of(latency), LOADS, SLA, Window(T0, T0 + 10), "service")
+    figures = verdict.tiers["premium"].latency_ms
+    for p in (50, 95, 99):
+        assert figures[f"p{p}"] == np.percentile(latency, p, method="inverted_cdf")
+        # nearest rank by hand: the ceil(p/100*n)-th smallest sample
+        assert figures[f"p{p}"] == np.sort(latency)[int(np.ceil(p / 100 * len(latency))) - 1]
+    assert figures["mean"] == pytest.approx(latency.mean())
+    assert figures["max"] == latency.max()
+
+
+def test_hand_computed_figures_and_checks():
+    # 1000 requests over 10 s: 940 fast, 50 at 60 ms (over the 50 ms p95), 10 failed fast.
+    latency = np.r_[np.full(940, 5.0), np.full(50, 60.0), np.full(10, 2.0)]
+    ok = np.r_[np.ones(990, bool), np.zeros(10, bool)]
+    cache = ["hit"] * 900 + ["miss"] * 50 + [None] * 50
+    db = np.r_[np.full(500, 1.0), np.full(500, np.nan)]
+    verdict = evaluate(frame_of(latency, ok=ok, cache=cache, db=db), LOADS, SLA, Window(T0, T0 + 10), "service")
+    tier = verdict.tiers["premium"]
+    assert tier.requests == 1000 and tier.failures == 10
+    assert tier.rps == pytest.approx(100.0)
+    assert tier.success_rate == pytest.approx(0.99)
+    assert tier.sla_compliance == pytest.approx(0.94)  # 940 succeeded under 50 ms
+    assert tier.cache_hit_rate == pytest.approx(900 / 950)
+    assert tier.db_ms_p95 == 1.0
+    assert tier.latency_ms["p95"] == 5.0  # the 950th smallest of 1000: 10 at 2 ms, then 940 at 5 ms
+    assert tier.latency_ms["p99"] == 60.0
+    assert check(verdict, "premium", "p95_ms").status == "passed"
+    assert check(verdict, "premium", "sla_compliance").status == "failed"
+    assert check(verdict, "premium", "success_rate").status == "failed"
+    assert check(verdict, "premium", "error_rate").actual == pytest.approx(0.01)
+    assert check(verdict, "premium", "error_rate").status == "failed"  # 0.01 is not < 0.01
+    assert check(verdict, "premium", "cache_hit_rate").status == "failed"
+    assert verdict.status == "fail" and verdict.exit_code == EXIT_BREACH
+    assert verdict.errors == [
+        {"tier": "premium", "endpoint": "GET /api/v1/portfolio", "status": 500, "error": "HTTPError: 500", "count": 10}
+    ]
+
+
+def test_healthy_run_passes_and_unreported_figures_are_not_measured():
+    verdict = evaluate(frame_of(np.full(2000, 3.0)), LOADS, SLA, Window(T0, T0 + 10), "corrected")
+    assert verdict.status == "pass" and verdict.exit_code == EXIT_PASS
+    assert check(verdict, "premium", "db_ms_p95").status == "not_measured"
+    assert check(verdict, "premium", "db_ms_p95").passed is None
+    assert check(verdict, "premium", "cache_hit_rate").status == "not_measured"
+
+
+def test_corrected_latency_is_the_default_basis_and_counts_missed_schedule():
+    # Every request sent 2 s late: service time is fine, the corrected latency is not.
+    latency = np.full(1000, 4.0)
+    late = np.r_[np.zeros(900), np.full(100, 2.0)]
+    frame = frame_of(latency, late_s=late)
+    service = evaluate(frame, LOADS, SLA, Window(T0, T0 + 10), "service")
+    corrected = evaluate(frame, LOADS, SLA, Window(T0, T0 + 10), "corrected")
+    assert service.status == "pass"
+    assert corrected.status == "fail"
+    assert corrected.tiers["premium"].latency_ms["p99"] == pytest.approx(2004.0)
+    assert corrected.tiers["premium"].service_latency_ms["p99"] == 4.0
+    assert corrected.tiers["premium"].missed_schedule == 100  # later than one period (0.1 s)
+
+
+def test_warmup_outside_the_window_is_excluded():
+    warm = frame_of(np.full(100, 900.0), start=T0, duration=2)
+    steady = frame_of(np.full(1000, 3.0), start=T0 + 2, duration=8)
+    frame = pd.concat([warm, steady], ignore_index=True)
+    verdict = evaluate(frame, LOADS, SLA, Window(T0 + 2, T0 + 10), "service")
+    assert verdict.tiers["premium"].requests == 1000
+    assert verdict.tiers["premium"].latency_ms["max"] == 3.0
+    assert verdict.status == "pass"
+
+
+@pytest.mark.parametrize(
+    ("frame", "reason"),
+    [
+        (frame_of(np.array([])), "no samples in the SLA window"),
+        (frame_of(np.full(50, 1.0), ok=np.zeros(50, bool), status=np.zeros(50, int)), "the target never answered"),
+    ],
+)
+def test_nothing_measured_exits_3(frame, reason):
+    verdict = evaluate(frame, LOADS, SLA, Window(T0, T0 + 10), "service")
+    assert verdict.exit_code == EXIT_NO_DATA and verdict.status == "no_data"
+    assert verdict.reason == reason
+
+
+def test_a_tier_without_responses_cannot_pass():
+    loads = {**LOADS, "shared": TierLoad(users=10, rps=100, plans={"LITE": 1})}
+    verdict = evaluate(frame_of(np.full(100, 1.0)), loads, SLA, Window(T0, T0 + 10), "service")
+    assert verdict.exit_code == EXIT_NO_DATA
+    assert "shared" in verdict.reason
+
+
+def test_endpoint_overrides_add_checks():
+    sla = Sla(tiers={"premium": PREMIUM}, endpoints={"premium": {"GET /api/v1/portfolio": {"p95_ms": 2.0}}})
+    verdict = evaluate(frame_of(np.full(1000, 3.0)), LOADS, sla, Window(T0, T0 + 10), "service")
+    extra = [c for c in verdict.tiers["premium"].checks if c.endpoint]
+    assert [(c.name, c.endpoint, c.status) for c in extra] == [("p95_ms", "GET /api/v1/portfolio", "failed")]
+    assert verdict.exit_code == EXIT_BREACH

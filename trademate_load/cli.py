@@ -1,0 +1,91 @@
+"""``python -m trademate_load``: run a profile, re-render a run directory, or validate a profile.
+
+    python -m trademate_load run premium [--host URL --credentials FILE] [--run-time 30s] [--ui]
+    python -m trademate_load report reports/<run-id>
+    python -m trademate_load validate profiles/premium.yaml
+
+Exit codes: 0 every SLA met, 1 an SLA breached, 2 invalid input, 3 could not measure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from trademate_load.launcher import launch, main_line
+from trademate_load.profile import ConfigError, load_profile
+from trademate_load.report.console import render_console
+from trademate_load.rundir import load_run, render_reports
+from trademate_load.sla import EXIT_INVALID, EXIT_NO_DATA, EXIT_PASS
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # argparse's own exit code is 2 as well; keep its one-line message
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_INVALID, f"{self.prog}: error: {message}\n")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="python -m trademate_load", description=__doc__.split("\n\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    run = commands.add_parser("run", help="run a profile (starts the reference API unless --host is given)")
+    run.add_argument("profile", help="profile name under profiles/ or a path to a profile YAML")
+    run.add_argument("--host", default="", help="external TradeMate API (http or https URL)")
+    run.add_argument("--credentials", default="", help="CSV of users' tokens for --host")
+    run.add_argument("--run-time", default="", help="override the profile's run time (30s, 2m)")
+    run.add_argument("--report-dir", default="reports")
+    run.add_argument("--workers", type=int, default=0, help="Locust worker processes (0: one process)")
+    run.add_argument("--ui", action="store_true", help="open the Locust web UI instead of running headless")
+    run.add_argument("--web-port", type=int, default=8089)
+    report = commands.add_parser("report", help="rebuild summary.json, junit.xml and index.html of a run directory")
+    report.add_argument("run_dir", type=Path)
+    validate = commands.add_parser("validate", help="check a profile and its SLA file")
+    validate.add_argument("profile")
+    return parser
+
+
+def _report(run_dir: Path) -> int:
+    try:
+        frame, run = load_run(run_dir)
+    except FileNotFoundError as exc:
+        print(f"error: {run_dir}: missing {Path(exc.filename).name}", file=sys.stderr)
+        return EXIT_INVALID
+    _, summary = render_reports(run_dir, frame, run)
+    print(render_console(summary))
+    print(f"Rebuilt {run_dir}/index.html, summary.json and junit.xml from {len(frame)} samples")
+    return summary["exit_code"]
+
+
+def _validate(ref: str) -> int:
+    profile = load_profile(ref)
+    tiers = ", ".join(f"{t}: {load.users} users at {load.rps:g} req/s" for t, load in profile.tiers.items())
+    print(f"{profile.path}: ok (profile {profile.name}; {tiers}; SLA {profile.sla.path})")
+    return EXIT_PASS
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "run":
+            code = launch(
+                args.profile,
+                host=args.host,
+                credentials=args.credentials,
+                ui=args.ui,
+                run_time=args.run_time,
+                report_dir=args.report_dir,
+                workers=args.workers,
+                web_port=args.web_port,
+            )
+            print(main_line(code), flush=True)
+            return code
+        if args.command == "report":
+            return _report(args.run_dir)
+        return _validate(args.profile)
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_INVALID
+    except OSError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_NO_DATA

@@ -1,0 +1,169 @@
+"""What the make targets run: start the reference API unless HOST is given, run Locust, stop the API.
+
+The suite's exit code passes through unchanged (0 met, 1 breached, 2 invalid input, 3 could not
+measure) and the last line printed names it. The reference API runs in its own session, so that Ctrl-C
+in a terminal reaches Locust (which writes the run directory from every sample so far) while the API
+keeps answering until Locust is done.
+"""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from urllib.parse import urlparse
+
+from trademate_load.profile import ConfigError, load_profile
+from trademate_load.report.console import verdict_line
+from trademate_load.sla import EXIT_INVALID, EXIT_NO_DATA
+
+LOCUSTFILE = Path(__file__).resolve().parent.parent / "locustfiles" / "trademate.py"
+READY_PREFIX = "TradeMate API listening on "
+API_START_TIMEOUT_S = 60.0
+
+
+class LaunchError(Exception):
+    """The run cannot start; carries the suite's exit code."""
+
+    def __init__(self, message: str, exit_code: int):
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+def check_host(host: str) -> str:
+    """HOST must be an http(s) URL: some shells export a bare host name as HOST, which we refuse."""
+    parsed = urlparse(host)
+    if parsed.scheme not in ("http", "https") or not parsed.netloc:
+        raise LaunchError(
+            f"HOST={host!r}: expected an http:// or https:// URL such as http://127.0.0.1:8000", EXIT_INVALID
+        )
+    return host.rstrip("/")
+
+
+@contextmanager
+def reference_api(workdir: Path, timeout_s: float = API_START_TIMEOUT_S):
+    """Start ``python -m trademate_api`` on a free loopback port; yield (url, credentials file); stop it."""
+    credentials = workdir / "credentials.csv"
+    log_path = workdir / "api.log"
+    cmd = [
+        sys.executable,
+        "-m",
+        "trademate_api",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "0",
+        "--credentials",
+        str(credentials),
+    ]
+    with log_path.open("w") as log:
+        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        url = _wait_ready(proc, log_path, timeout_s)
+        print(f"Reference TradeMate API started at {url} (pid {proc.pid})", flush=True)
+        yield url, credentials
+    finally:
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+def _wait_ready(proc: subprocess.Popen, log_path: Path, timeout_s: float) -> str:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        for line in log_path.read_text(errors="replace").splitlines():
+            if line.startswith(READY_PREFIX):
+                return line[len(READY_PREFIX) :].strip()
+        if proc.poll() is not None:
+            tail = "\n".join(log_path.read_text(errors="replace").splitlines()[-15:])
+            raise LaunchError(
+                f"the reference API exited with {proc.returncode} before listening:\n{tail}", EXIT_NO_DATA
+            )
+        time.sleep(0.05)
+    raise LaunchError(f"the reference API did not start listening within {timeout_s:.0f} s", EXIT_NO_DATA)
+
+
+def locust_command(
+    profile: str, host: str, credentials: Path, *, ui: bool, run_time: str, report_dir: str, workers: int, web_port: int
+) -> list[str]:
+    cmd = [
+        sys.executable,
+        "-m",
+        "locust",
+        "-f",
+        str(LOCUSTFILE),
+        "--profile",
+        profile,
+        "--host",
+        host,
+        "--credentials",
+        str(credentials),
+        "--report-dir",
+        report_dir,
+    ]
+    if ui:
+        cmd += ["--web-host", "127.0.0.1", "--web-port", str(web_port)]
+    else:
+        cmd += ["--headless", "--only-summary"]
+    if run_time:
+        cmd += ["--run-time", run_time]
+    if workers:
+        cmd += ["--processes", str(workers)]
+    return cmd
+
+
+def _run_locust(cmd: list[str]) -> int:
+    """Run Locust in the foreground; SIGINT reaches it from the terminal, SIGTERM is passed on."""
+    proc = subprocess.Popen(cmd)
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    signal.signal(signal.SIGINT, lambda *_: None)  # the terminal already sent it to Locust too
+    signal.signal(signal.SIGTERM, lambda signum, _frame: proc.send_signal(signum))
+    try:
+        return proc.wait()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def launch(
+    profile: str,
+    *,
+    host: str = "",
+    credentials: str = "",
+    ui: bool = False,
+    run_time: str = "",
+    report_dir: str = "reports",
+    workers: int = 0,
+    web_port: int = 8089,
+) -> int:
+    """Run one profile end to end and return the suite's exit code."""
+    try:
+        load_profile(profile)
+        options = {"ui": ui, "run_time": run_time, "report_dir": report_dir, "workers": workers, "web_port": web_port}
+        if host:
+            host = check_host(host)
+            if not credentials:
+                raise LaunchError("CREDENTIALS: required with HOST (a CSV user_id,plan,tier,token)", EXIT_INVALID)
+            return _run_locust(locust_command(profile, host, Path(credentials), **options))
+        with tempfile.TemporaryDirectory(prefix="trademate-api-") as workdir:
+            with reference_api(Path(workdir)) as (url, creds):
+                return _run_locust(locust_command(profile, url, creds, **options))
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr, flush=True)
+        return EXIT_INVALID
+    except LaunchError as exc:
+        print(f"error: {exc}", file=sys.stderr, flush=True)
+        return exc.exit_code
+
+
+def main_line(code: int) -> str:
+    """The last line a make target prints."""
+    return f"[trademate] {verdict_line(code)}" if code in (0, 1, 2, 3) else f"[trademate] failed (exit {code})"

@@ -1,0 +1,356 @@
+"""Load profiles and SLA files: parsed once from YAML into typed, validated objects.
+
+A profile (``profiles/<name>.yaml``) says how much load each tier gets and for how long; it names an SLA
+file (``sla: sla.yaml``, relative to the profile) holding per-tier thresholds and optional per-endpoint
+overrides. Any defect raises :class:`ConfigError` naming the file, the field and the bad value, so the
+command line can print one line and exit 2. Nothing here imports locust.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+PLANS_BY_TIER: dict[str, tuple[str, ...]] = {"shared": ("LITE", "PRO"), "premium": ("ELITE", "BLACK")}
+TIERS = tuple(PLANS_BY_TIER)
+LATENCY_BASES = ("corrected", "service")
+DEFAULT_SYMBOLS = (
+    "AAPL",
+    "MSFT",
+    "GOOGL",
+    "AMZN",
+    "NVDA",
+    "META",
+    "TSLA",
+    "JPM",
+    "V",
+    "MA",
+    "UNH",
+    "HD",
+    "PG",
+    "JNJ",
+    "XOM",
+    "BAC",
+    "KO",
+    "PEP",
+    "COST",
+    "WMT",
+)
+PROFILES_DIR = Path(__file__).resolve().parent.parent / "profiles"
+
+# SLA metric -> (operator, meaning). The operator says how the actual figure must compare with the limit.
+SLA_METRICS: dict[str, str] = {
+    "p95_ms": "<",
+    "p99_ms": "<",
+    "mean_ms": "<",
+    "db_ms": "<",
+    "success_rate": ">=",
+    "compliance": ">=",
+    "error_rate": "<",
+    "cache_hit_rate": ">=",
+}
+RATIO_METRICS = ("success_rate", "compliance", "error_rate", "cache_hit_rate")
+ENDPOINT_METRICS = ("p95_ms", "p99_ms", "mean_ms", "success_rate")
+
+_DURATION = re.compile(r"^(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m(?!s))?(?:(\d+(?:\.\d+)?)s)?(?:(\d+(?:\.\d+)?)ms)?$")
+
+
+class ConfigError(ValueError):
+    """A defect in a profile, SLA or credentials file: names the file, the field and what is wrong."""
+
+    def __init__(self, path: str | Path, field_name: str, message: str):
+        self.path, self.field, self.message = str(path), field_name, message
+        super().__init__(f"{self.path}: {field_name}: {message}")
+
+
+@dataclass(frozen=True)
+class TierSla:
+    """Thresholds of one tier; a metric set to None is not checked."""
+
+    p95_ms: float | None = None
+    p99_ms: float | None = None
+    mean_ms: float | None = None
+    db_ms: float | None = None
+    success_rate: float | None = None
+    compliance: float | None = None
+    error_rate: float | None = None
+    cache_hit_rate: float | None = None
+
+
+@dataclass(frozen=True)
+class Sla:
+    """Per-tier thresholds plus per-endpoint overrides ``{tier: {endpoint: {metric: limit}}}``."""
+
+    tiers: dict[str, TierSla]
+    endpoints: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)
+    path: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"tiers": {t: asdict(s) for t, s in self.tiers.items()}, "endpoints": self.endpoints}
+
+
+@dataclass(frozen=True)
+class TierLoad:
+    """How much load one tier gets: users, their summed request rate and the plans they belong to."""
+
+    users: int
+    rps: float
+    plans: dict[str, int]
+
+    @property
+    def period_s(self) -> float:
+        """Seconds between two requests of one user."""
+        return self.users / self.rps
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One step of a load shape: for ``duration_s`` seconds run ``users`` per tier."""
+
+    duration_s: float
+    users: dict[str, int]
+
+
+@dataclass(frozen=True)
+class Profile:
+    """A validated load profile with its SLA."""
+
+    name: str
+    run_time_s: float
+    warmup_s: float
+    spawn_rate: float
+    tiers: dict[str, TierLoad]
+    sla: Sla
+    stages: tuple[Stage, ...] = ()
+    latency: str = "corrected"
+    symbols: tuple[str, ...] = DEFAULT_SYMBOLS
+    path: str = ""
+
+    def warmup_for(self, run_time_s: float) -> float:
+        """The warm-up actually excluded: never more than a fifth of the run time, so short runs still measure."""
+        return min(self.warmup_s, run_time_s / 5)
+
+    def users_at(self, elapsed_s: float) -> dict[str, int] | None:
+        """Users per tier at ``elapsed_s`` into the run (stages, else the tiers' users); None once stages end."""
+        if not self.stages:
+            return {tier: load.users for tier, load in self.tiers.items()}
+        end = 0.0
+        for stage in self.stages:
+            end += stage.duration_s
+            if elapsed_s < end:
+                return {tier: stage.users.get(tier, 0) for tier in self.tiers}
+        return None
+
+    def settings(self) -> dict[str, Any]:
+        """The profile as plain values, recorded in run.json so a run directory re-renders alone."""
+        return {
+            "name": self.name,
+            "path": self.path,
+            "run_time_s": self.run_time_s,
+            "warmup_s": self.warmup_s,
+            "spawn_rate": self.spawn_rate,
+            "latency": self.latency,
+            "tiers": {t: asdict(load) for t, load in self.tiers.items()},
+            "stages": [asdict(s) for s in self.stages],
+            "symbols": list(self.symbols),
+        }
+
+
+def parse_duration(value: Any, path: str | Path, field_name: str) -> float:
+    """``30``, ``30s``, ``5m``, ``1h30m``, ``250ms`` -> seconds."""
+    if isinstance(value, bool) or value is None:
+        raise ConfigError(path, field_name, f"expected a duration such as 30s or 5m, got {value!r}")
+    if isinstance(value, int | float):
+        seconds = float(value)
+    else:
+        match = _DURATION.match(str(value).strip())
+        if not match or not any(match.groups()):
+            raise ConfigError(path, field_name, f"expected a duration such as 30s, 5m or 1h30m, got {value!r}")
+        h, m, s, ms = (float(g) if g else 0.0 for g in match.groups())
+        seconds = h * 3600 + m * 60 + s + ms / 1000
+    if seconds < 0:
+        raise ConfigError(path, field_name, f"must not be negative, got {value!r}")
+    return seconds
+
+
+def _mapping(value: Any, path: str | Path, field_name: str) -> dict:
+    if not isinstance(value, dict):
+        raise ConfigError(path, field_name, f"expected a mapping, got {type(value).__name__} {value!r}")
+    return value
+
+
+def _refuse_unknown(data: dict, allowed: tuple[str, ...] | list[str], path: str | Path, prefix: str) -> None:
+    for key in data:
+        if key not in allowed:
+            near = difflib.get_close_matches(str(key), allowed, n=1)
+            hint = f"; did you mean {near[0]!r}?" if near else f"; known keys: {', '.join(allowed)}"
+            raise ConfigError(path, f"{prefix}{key}", f"unknown key{hint}")
+
+
+def _number(value: Any, path: str | Path, field_name: str, *, positive: bool = False, ratio: bool = False) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ConfigError(path, field_name, f"expected a number, got {value!r}")
+    if positive and value <= 0:
+        raise ConfigError(path, field_name, f"must be greater than 0, got {value!r}")
+    if value < 0:
+        raise ConfigError(path, field_name, f"must not be negative, got {value!r}")
+    if ratio and value > 1:
+        raise ConfigError(path, field_name, f"is a ratio between 0 and 1, got {value!r}")
+    return float(value)
+
+
+def _count(value: Any, path: str | Path, field_name: str, *, allow_zero: bool = False) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < (0 if allow_zero else 1):
+        least = "a whole number >= 0" if allow_zero else "a whole number >= 1"
+        raise ConfigError(path, field_name, f"expected {least}, got {value!r}")
+    return value
+
+
+def read_yaml(path: Path) -> dict:
+    """Read a YAML mapping or raise ConfigError naming the file."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(path, "(file)", "no such file") from None
+    except OSError as exc:
+        raise ConfigError(path, "(file)", f"cannot read: {exc.strerror}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}" if mark else "(file)"
+        raise ConfigError(path, where, f"not valid YAML: {getattr(exc, 'problem', exc)}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(path, "(file)", f"expected a YAML mapping at the top, got {type(data).__name__}")
+    return data
+
+
+def parse_sla(data: dict, path: str | Path) -> Sla:
+    """Validate an SLA mapping (the content of sla.yaml)."""
+    _refuse_unknown(data, ["tiers", "endpoints"], path, "")
+    tiers_data = _mapping(data.get("tiers"), path, "tiers")
+    tiers: dict[str, TierSla] = {}
+    for tier, limits in tiers_data.items():
+        _refuse_unknown({tier: 0}, list(TIERS), path, "tiers.")
+        limits = _mapping(limits, path, f"tiers.{tier}")
+        _refuse_unknown(limits, list(SLA_METRICS), path, f"tiers.{tier}.")
+        values = {
+            metric: None if v is None else _number(v, path, f"tiers.{tier}.{metric}", ratio=metric in RATIO_METRICS)
+            for metric, v in limits.items()
+        }
+        tiers[tier] = TierSla(**values)
+    endpoints: dict[str, dict[str, dict[str, float]]] = {}
+    for tier, per_endpoint in _mapping(data.get("endpoints") or {}, path, "endpoints").items():
+        _refuse_unknown({tier: 0}, list(TIERS), path, "endpoints.")
+        for endpoint, limits in _mapping(per_endpoint, path, f"endpoints.{tier}").items():
+            where = f"endpoints.{tier}.{endpoint}"
+            limits = _mapping(limits, path, where)
+            _refuse_unknown(limits, list(ENDPOINT_METRICS), path, f"{where}.")
+            endpoints.setdefault(tier, {})[str(endpoint)] = {
+                m: _number(v, path, f"{where}.{m}", ratio=m in RATIO_METRICS) for m, v in limits.items()
+            }
+    return Sla(tiers=tiers, endpoints=endpoints, path=str(path))
+
+
+def _parse_tier(tier: str, data: Any, path: Path) -> TierLoad:
+    where = f"tiers.{tier}"
+    data = _mapping(data, path, where)
+    _refuse_unknown(data, ["users", "rps", "plans"], path, f"{where}.")
+    users = _count(data.get("users"), path, f"{where}.users")
+    rps = _number(data.get("rps"), path, f"{where}.rps", positive=True)
+    plans_data = data.get("plans") or {plan: 1 for plan in PLANS_BY_TIER[tier]}
+    plans_data = _mapping(plans_data, path, f"{where}.plans")
+    _refuse_unknown(plans_data, list(PLANS_BY_TIER[tier]), path, f"{where}.plans.")
+    plans = {plan: _count(w, path, f"{where}.plans.{plan}", allow_zero=True) for plan, w in plans_data.items()}
+    if not any(plans.values()):
+        raise ConfigError(path, f"{where}.plans", "at least one plan needs a weight above 0")
+    return TierLoad(users=users, rps=rps, plans=plans)
+
+
+def _parse_stages(data: Any, tiers: dict[str, TierLoad], path: Path) -> tuple[Stage, ...]:
+    if data in (None, []):
+        return ()
+    if not isinstance(data, list):
+        raise ConfigError(path, "stages", f"expected a list of stages, got {data!r}")
+    stages = []
+    for i, raw in enumerate(data):
+        where = f"stages[{i}]"
+        raw = _mapping(raw, path, where)
+        _refuse_unknown(raw, ["duration", "users"], path, f"{where}.")
+        users = _mapping(raw.get("users"), path, f"{where}.users")
+        for tier, n in users.items():
+            if tier not in tiers:
+                raise ConfigError(path, f"{where}.users.{tier}", f"not a tier of this profile ({', '.join(tiers)})")
+            _count(n, path, f"{where}.users.{tier}", allow_zero=True)
+        duration = parse_duration(raw.get("duration"), path, f"{where}.duration")
+        stages.append(Stage(duration_s=duration, users=dict(users)))
+    return tuple(stages)
+
+
+PROFILE_KEYS = ["name", "run_time", "warmup", "spawn_rate", "tiers", "sla", "stages", "latency", "symbols"]
+
+
+def parse_profile(data: dict, path: Path) -> Profile:
+    """Validate a profile mapping; its ``sla`` file is read relative to ``path``."""
+    _refuse_unknown(data, PROFILE_KEYS, path, "")
+    name = data.get("name", path.stem)
+    if not isinstance(name, str) or not name:
+        raise ConfigError(path, "name", f"expected a non-empty string, got {name!r}")
+    run_time = parse_duration(data.get("run_time"), path, "run_time")
+    if run_time <= 0:
+        raise ConfigError(path, "run_time", "must be longer than 0 s")
+    warmup = parse_duration(data.get("warmup", 0), path, "warmup")
+    spawn_rate = _number(data.get("spawn_rate", 10), path, "spawn_rate", positive=True)
+    tiers_data = _mapping(data.get("tiers"), path, "tiers")
+    if not tiers_data:
+        raise ConfigError(path, "tiers", "at least one tier (shared, premium) is needed")
+    _refuse_unknown(tiers_data, list(TIERS), path, "tiers.")
+    tiers = {tier: _parse_tier(tier, value, path) for tier, value in tiers_data.items()}
+    latency = data.get("latency", "corrected")
+    if latency not in LATENCY_BASES:
+        raise ConfigError(path, "latency", f"expected one of {', '.join(LATENCY_BASES)}, got {latency!r}")
+    symbols = data.get("symbols", list(DEFAULT_SYMBOLS))
+    if not isinstance(symbols, list) or not symbols or not all(isinstance(s, str) and s for s in symbols):
+        raise ConfigError(path, "symbols", f"expected a non-empty list of ticker strings, got {symbols!r}")
+    sla_ref = data.get("sla")
+    if not isinstance(sla_ref, str) or not sla_ref:
+        raise ConfigError(path, "sla", f"expected the path of an SLA file such as sla.yaml, got {sla_ref!r}")
+    sla_path = (path.parent / sla_ref).resolve() if not Path(sla_ref).is_absolute() else Path(sla_ref)
+    sla = parse_sla(read_yaml(sla_path), sla_path)
+    missing = [tier for tier in tiers if tier not in sla.tiers]
+    if missing:
+        raise ConfigError(sla_path, f"tiers.{missing[0]}", f"no thresholds for tier {missing[0]!r} used by {path}")
+    return Profile(
+        name=name,
+        run_time_s=run_time,
+        warmup_s=warmup,
+        spawn_rate=spawn_rate,
+        tiers=tiers,
+        sla=sla,
+        stages=_parse_stages(data.get("stages"), tiers, path),
+        latency=latency,
+        symbols=tuple(symbols),
+        path=str(path),
+    )
+
+
+def resolve_profile_path(ref: str | None, profiles_dir: Path = PROFILES_DIR) -> Path:
+    """A profile named ``premium`` lives at ``profiles/premium.yaml``; anything with a slash or .yaml is a path."""
+    ref = ref or "premium"
+    if "/" in ref or ref.endswith((".yaml", ".yml")):
+        return Path(ref)
+    return profiles_dir / f"{ref}.yaml"
+
+
+def load_profile(ref: str | None, profiles_dir: Path = PROFILES_DIR) -> Profile:
+    """Load and validate a profile by name or path (None: the premium profile)."""
+    path = resolve_profile_path(ref, profiles_dir)
+    if not path.exists():
+        known = ", ".join(sorted(p.stem for p in profiles_dir.glob("*.yaml") if p.stem != "sla"))
+        raise ConfigError(path, "(file)", f"no such profile (known names: {known})")
+    return parse_profile(read_yaml(path), path)

@@ -1,0 +1,72 @@
+"""The console verdict table: per tier, each figure beside its target, then one verdict line."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from trademate_load.sla import EXIT_MEANINGS
+
+_ROWS = (  # (label, how to read the figure from a tier's summary, check name or None, unit)
+    ("requests", lambda t: t["requests"], None, ""),
+    ("req/s", lambda t: t["rps"], None, "rps"),
+    ("mean", lambda t: t["latency_ms"]["mean"], "mean_ms", "ms"),
+    ("p50", lambda t: t["latency_ms"]["p50"], None, "ms"),
+    ("p95", lambda t: t["latency_ms"]["p95"], "p95_ms", "ms"),
+    ("p99", lambda t: t["latency_ms"]["p99"], "p99_ms", "ms"),
+    ("max", lambda t: t["latency_ms"]["max"], None, "ms"),
+    ("success rate", lambda t: t["success_rate"], "success_rate", "%"),
+    ("error rate", lambda t: None if t["success_rate"] is None else 1 - t["success_rate"], "error_rate", "%"),
+    ("compliance", lambda t: t["sla_compliance"], "sla_compliance", "%"),
+    ("db p95", lambda t: t["db_ms_p95"], "db_ms_p95", "ms"),
+    ("cache hit rate", lambda t: t["cache_hit_rate"], "cache_hit_rate", "%"),
+    ("missed schedule", lambda t: t["missed_schedule"], None, ""),
+)
+_RESULT = {"passed": "pass", "failed": "FAIL", "not_measured": "not measured"}
+
+
+def _value(value: Any, unit: str) -> str:
+    if value is None:
+        return "n/a"
+    if unit == "%":
+        return f"{value * 100:.3f}%"
+    if unit == "ms":
+        return f"{value:.2f} ms"
+    if unit == "rps":
+        return f"{value:.1f}"
+    return str(value)
+
+
+def verdict_line(exit_code: int) -> str:
+    meaning = EXIT_MEANINGS.get(exit_code, "unexpected failure")
+    return f"{meaning[0].upper()}{meaning[1:]} (exit {exit_code})"
+
+
+def render_console(summary: dict[str, Any]) -> str:
+    """A plain-text table of the verdict, ending with the verdict line."""
+    lines = [
+        f"SLA verdict for profile {summary['profile']!r} against {summary['host']} "
+        f"(exact, from raw samples; {summary['duration_s']:.1f} s window after warm-up)",
+    ]
+    header = f"{'tier':<8} {'figure':<16} {'actual':>14} {'target':>14}  result"
+    for tier, t in summary["tiers"].items():
+        checks = {c["name"]: c for c in t["checks"] if not c.get("endpoint")}
+        lines += ["", f"{header}   [{tier}: latency basis {t['latency_basis']}, target {t['target_rps']:g} req/s]"]
+        lines.append("-" * len(header))
+        for label, read, check_name, unit in _ROWS:
+            check = checks.get(check_name) if check_name else None
+            target = f"{check['op']} {_value(check['limit'], unit)}" if check else ""
+            result = _RESULT[check["status"]] if check else ""
+            lines.append(f"{tier:<8} {label:<16} {_value(read(t), unit):>14} {target:>14}  {result}")
+        for c in t["checks"]:
+            if c.get("endpoint"):
+                unit = "%" if c["name"] == "success_rate" else "ms"
+                lines.append(
+                    f"{tier:<8} {c['endpoint']} {c['name']}: {_value(c['actual'], unit)} "
+                    f"(target {c['op']} {_value(c['limit'], unit)}) {_RESULT[c['status']]}"
+                )
+    lines += [
+        "",
+        f"Verdict: {summary['verdict'].upper()}: {summary.get('reason', '')}",
+        verdict_line(summary["exit_code"]),
+    ]
+    return "\n".join(lines)

@@ -1,0 +1,46 @@
+"""junit.xml: one testsuite per tier, one testcase per SLA check (failed: <failure>, not measured: <skipped>)."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from typing import Any
+
+
+def _fmt(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.6g}"
+
+
+def render_junit(summary: dict[str, Any]) -> str:
+    """JUnit XML for a summary.json dict; CI systems show each check as a test."""
+    root = ET.Element("testsuites", name=f"trademate-sla {summary['profile']}")
+    total = failed = skipped = 0
+    for tier, figures in summary["tiers"].items():
+        checks = figures["checks"]
+        suite = ET.SubElement(root, "testsuite", name=f"sla.{tier}", tests=str(len(checks)))
+        suite_failed = suite_skipped = 0
+        for check in checks:
+            name = check["name"] + (f" [{check['endpoint']}]" if check.get("endpoint") else "")
+            case = ET.SubElement(suite, "testcase", classname=f"trademate.sla.{tier}", name=name, time="0")
+            text = f"{check['name']} = {_fmt(check['actual'])}, required {check['op']} {_fmt(check['limit'])}"
+            if check["status"] == "failed":
+                suite_failed += 1
+                ET.SubElement(case, "failure", message=text, type="SLABreach").text = text
+            elif check["status"] == "not_measured":
+                suite_skipped += 1
+                ET.SubElement(case, "skipped", message=f"{check['name']} not measured (target did not report it)")
+            else:
+                ET.SubElement(case, "system-out").text = text
+        suite.set("failures", str(suite_failed))
+        suite.set("skipped", str(suite_skipped))
+        suite.set("errors", "0")
+        total, failed, skipped = total + len(checks), failed + suite_failed, skipped + suite_skipped
+    if summary["verdict"] == "no_data":
+        suite = ET.SubElement(root, "testsuite", name="sla.run", tests="1", failures="0", errors="1", skipped="0")
+        case = ET.SubElement(suite, "testcase", classname="trademate.sla.run", name="measured", time="0")
+        ET.SubElement(case, "error", message=summary.get("reason") or "no data", type="NoData")
+        total += 1
+    root.set("tests", str(total))
+    root.set("failures", str(failed))
+    root.set("skipped", str(skipped))
+    ET.indent(root)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"

@@ -1,0 +1,100 @@
+"""The run directory ``reports/<run-id>/``: written after a run, and rebuilt from its own files alone.
+
+Layout: ``samples.parquet`` and ``run.json`` (written first, so nothing measured is lost if a report
+fails), then ``summary.json``, ``junit.xml`` and ``index.html``; ``reports/latest`` points at the newest.
+Every report is a pure function of (samples, run.json), so ``python -m trademate_load report DIR``
+re-renders them exactly.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from trademate_load.profile import Sla, TierLoad, parse_sla
+from trademate_load.report.html import render_html
+from trademate_load.report.junit import render_junit
+from trademate_load.report.summary import build_summary
+from trademate_load.samples import read_parquet, write_parquet
+from trademate_load.sla import Verdict, Window, evaluate
+
+logger = logging.getLogger(__name__)
+
+
+def iso(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="seconds")
+
+
+def new_run_dir(report_dir: Path, profile: str, started_ts: float) -> Path:
+    """A fresh, unique ``<report_dir>/<YYYYmmdd-HHMMSS>-<profile>[-n]`` directory."""
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime(started_ts))
+    report_dir.mkdir(parents=True, exist_ok=True)
+    for n in range(1000):
+        path = report_dir / (f"{stamp}-{profile}" + (f"-{n}" if n else ""))
+        try:
+            path.mkdir()
+            return path
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"{report_dir}: no free run directory name for {stamp}-{profile}")
+
+
+def _write_text(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)
+
+
+def write_json(path: Path, data: dict[str, Any]) -> None:
+    _write_text(path, json.dumps(data, indent=2, allow_nan=False) + "\n")
+
+
+def run_inputs(run: dict[str, Any]) -> tuple[dict[str, TierLoad], Sla, Window, str]:
+    """What the SLA engine needs, read back from run.json's plain values."""
+    tiers = {tier: TierLoad(**load) for tier, load in run["settings"]["tiers"].items()}
+    sla = parse_sla({"tiers": run["sla"], "endpoints": run.get("sla_endpoints") or {}}, "run.json:sla")
+    window = Window(run["started_ts"] + run["warmup_s"], run["ended_ts"])
+    return tiers, sla, window, run["latency_basis"]
+
+
+def render_reports(run_dir: Path, frame: pd.DataFrame, run: dict[str, Any]) -> tuple[Verdict, dict[str, Any]]:
+    """Evaluate the samples and write summary.json, junit.xml and index.html; run.json gets the exit code."""
+    verdict = evaluate(frame, *run_inputs(run))
+    run = {**run, "exit_code": verdict.exit_code}
+    write_json(run_dir / "run.json", run)
+    summary = build_summary(verdict, run)
+    write_json(run_dir / "summary.json", summary)
+    _write_text(run_dir / "junit.xml", render_junit(summary))
+    _write_text(run_dir / "index.html", render_html(frame, summary, run))
+    return verdict, summary
+
+
+def point_latest(run_dir: Path) -> None:
+    """Make ``<report_dir>/latest`` a relative symlink to ``run_dir``."""
+    link = run_dir.parent / "latest"
+    tmp = run_dir.parent / f".latest-{os.getpid()}"
+    tmp.unlink(missing_ok=True)
+    tmp.symlink_to(run_dir.name)
+    tmp.replace(link)
+
+
+def write_run(run_dir: Path, frame: pd.DataFrame, run: dict[str, Any]) -> tuple[Verdict, dict[str, Any]]:
+    """Persist the samples and run.json first, then every report, then point ``latest`` here."""
+    write_parquet(frame, run_dir / "samples.parquet")
+    write_json(run_dir / "run.json", run)
+    result = render_reports(run_dir, frame, run)
+    point_latest(run_dir)
+    return result
+
+
+def load_run(run_dir: Path) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """The samples and run.json of a run directory."""
+    run = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
+    return read_parquet(run_dir / "samples.parquet"), run

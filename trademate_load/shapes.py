@@ -1,0 +1,35 @@
+"""The load shape: the active profile's users per tier (or its stages) until its run time ends.
+
+The profile is (re)read each time a test starts, from Locust's own ``--profile`` option, which the web
+UI's start form can change. ``--run-time`` (or the form's run time), when given, overrides the profile's.
+"""
+
+from __future__ import annotations
+
+from locust import LoadTestShape
+
+from trademate_load.users import TIER_USERS
+
+
+class ProfileShape(LoadTestShape):
+    """Drives each tier's user class to the profile's user count at the profile's spawn rate."""
+
+    use_common_options = True  # we read --run-time ourselves
+
+    def reset_time(self) -> None:
+        super().reset_time()
+        self.run = self.runner.environment.trademate.begin_run()
+
+    def tick(self):
+        elapsed = self.get_run_time()
+        if elapsed >= self.run.run_time_s:
+            return None
+        users = self.run.profile.users_at(elapsed)
+        if users is None:
+            return None
+        classes = []
+        for tier, count in users.items():
+            TIER_USERS[tier].fixed_count = count
+            if count:
+                classes.append(TIER_USERS[tier])
+        return sum(users.values()), self.run.profile.spawn_rate, classes

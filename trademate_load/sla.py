@@ -1,0 +1,263 @@
+"""The SLA engine: a pure function from raw samples and thresholds to a Verdict.
+
+Percentiles are exact, computed from every raw sample in the SLA window with the nearest-rank
+definition (numpy's ``inverted_cdf``: the smallest sample such that at least p% of samples are at or
+below it). No bucketing, no rounding. Nothing here imports locust.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from trademate_load.profile import ENDPOINT_METRICS, SLA_METRICS, Sla, TierLoad
+
+PERCENTILE_METHOD = "inverted_cdf"
+EXIT_PASS, EXIT_BREACH, EXIT_INVALID, EXIT_NO_DATA = 0, 1, 2, 3
+EXIT_MEANINGS = {
+    EXIT_PASS: "every SLA met",
+    EXIT_BREACH: "SLA breached",
+    EXIT_INVALID: "invalid input",
+    EXIT_NO_DATA: "could not measure",
+}
+
+# Tier SLA metric -> name of the figure it is checked against.
+CHECK_FIGURES = {
+    "p95_ms": "p95_ms",
+    "p99_ms": "p99_ms",
+    "mean_ms": "mean_ms",
+    "db_ms": "db_ms_p95",
+    "success_rate": "success_rate",
+    "compliance": "sla_compliance",
+    "error_rate": "error_rate",
+    "cache_hit_rate": "cache_hit_rate",
+}
+
+
+@dataclass(frozen=True)
+class Window:
+    """The SLA window: samples that started in [start_ts, end_ts] count; warm-up comes before start_ts."""
+
+    start_ts: float
+    end_ts: float
+
+    @property
+    def duration_s(self) -> float:
+        return max(self.end_ts - self.start_ts, 0.0)
+
+
+@dataclass(frozen=True)
+class Check:
+    """One threshold compared with its measured figure; ``actual`` None means it could not be measured."""
+
+    name: str
+    op: str
+    limit: float
+    actual: float | None
+    endpoint: str | None = None
+
+    @property
+    def status(self) -> str:
+        if self.actual is None:
+            return "not_measured"
+        ok = self.actual < self.limit if self.op == "<" else self.actual >= self.limit
+        return "passed" if ok else "failed"
+
+    @property
+    def passed(self) -> bool | None:
+        return {"passed": True, "failed": False}.get(self.status)
+
+
+def latency_stats(values: np.ndarray) -> dict[str, float | None]:
+    """mean, p50, p95, p99 and max of latencies in ms (all None for no samples)."""
+    if len(values) == 0:
+        return dict.fromkeys(("mean", "p50", "p95", "p99", "max"))
+    p50, p95, p99 = np.percentile(values, [50, 95, 99], method=PERCENTILE_METHOD)
+    return {
+        "mean": float(values.mean()),
+        "p50": float(p50),
+        "p95": float(p95),
+        "p99": float(p99),
+        "max": float(values.max()),
+    }
+
+
+@dataclass
+class TierResult:
+    """Every figure of one tier in the SLA window, and its checks."""
+
+    tier: str
+    requests: int
+    failures: int
+    responses: int
+    rps: float
+    target_rps: float
+    latency_ms: dict[str, float | None]
+    service_latency_ms: dict[str, float | None]
+    success_rate: float | None
+    sla_compliance: float | None
+    db_ms_p95: float | None
+    cache_hit_rate: float | None
+    latency_basis: str
+    missed_schedule: int
+    checks: list[Check] = field(default_factory=list)
+
+    @property
+    def error_rate(self) -> float | None:
+        return None if self.success_rate is None else 1.0 - self.success_rate
+
+    def figure(self, name: str) -> float | None:
+        if name in ("p95_ms", "p99_ms", "mean_ms"):
+            return self.latency_ms[name.removesuffix("_ms")]
+        return getattr(self, name)
+
+
+@dataclass(frozen=True)
+class EndpointResult:
+    tier: str
+    name: str
+    requests: int
+    failures: int
+    latency_ms: dict[str, float | None]
+
+
+@dataclass
+class Verdict:
+    """The outcome of a run: pass, fail or no_data, with the exit code the suite returns."""
+
+    status: str
+    exit_code: int
+    reason: str
+    tiers: dict[str, TierResult]
+    endpoints: list[EndpointResult]
+    errors: list[dict]
+    window: Window
+
+    @property
+    def checks(self) -> list[tuple[str, Check]]:
+        return [(tier, check) for tier, result in self.tiers.items() for check in result.checks]
+
+
+def in_window(frame: pd.DataFrame, window: Window) -> pd.DataFrame:
+    """Samples that started inside the SLA window."""
+    return frame[(frame["ts"] >= window.start_ts) & (frame["ts"] <= window.end_ts)]
+
+
+def _ratio(numerator: int, denominator: int) -> float | None:
+    return numerator / denominator if denominator else None
+
+
+def _tier_result(tier: str, rows: pd.DataFrame, load: TierLoad, sla: Sla, window: Window, basis: str) -> TierResult:
+    column = "latency_co_ms" if basis == "corrected" else "latency_ms"
+    latency = rows[column].to_numpy()
+    ok = rows["ok"].to_numpy()
+    n = len(rows)
+    limits = sla.tiers[tier]
+    db = rows["db_ms"].dropna().to_numpy()
+    cache = rows["cache"]
+    hits, misses = int((cache == "hit").sum()), int((cache == "miss").sum())
+    late = (rows["ts"] - rows["intended_ts"]).to_numpy() > load.period_s
+    within = int((ok & (latency < limits.p95_ms)).sum()) if limits.p95_ms is not None else int(ok.sum())
+    result = TierResult(
+        tier=tier,
+        requests=n,
+        failures=int(n - ok.sum()),
+        responses=int((rows["status"] != 0).sum()),
+        rps=n / window.duration_s if window.duration_s > 0 else 0.0,
+        target_rps=load.rps,
+        latency_ms=latency_stats(latency),
+        service_latency_ms=latency_stats(rows["latency_ms"].to_numpy()),
+        success_rate=_ratio(int(ok.sum()), n),
+        sla_compliance=_ratio(within, n),
+        db_ms_p95=float(np.percentile(db, 95, method=PERCENTILE_METHOD)) if len(db) else None,
+        cache_hit_rate=_ratio(hits, hits + misses),
+        latency_basis=basis,
+        missed_schedule=int(late.sum()),
+    )
+    for metric, op in SLA_METRICS.items():
+        limit = getattr(limits, metric)
+        if limit is not None:
+            result.checks.append(Check(CHECK_FIGURES[metric], op, limit, _finite(result.figure(CHECK_FIGURES[metric]))))
+    return result
+
+
+def _finite(value: float | None) -> float | None:
+    return None if value is None or not math.isfinite(value) else value
+
+
+def _endpoint_results(rows: pd.DataFrame, basis: str) -> list[EndpointResult]:
+    column = "latency_co_ms" if basis == "corrected" else "latency_ms"
+    results = []
+    for (tier, name), group in rows.groupby(["tier", "endpoint"], sort=True):
+        ok = group["ok"].to_numpy()
+        results.append(
+            EndpointResult(tier, name, len(group), int(len(group) - ok.sum()), latency_stats(group[column].to_numpy()))
+        )
+    return results
+
+
+def _endpoint_checks(endpoints: list[EndpointResult], rows: pd.DataFrame, sla: Sla) -> dict[str, list[Check]]:
+    checks: dict[str, list[Check]] = {}
+    by_key = {(e.tier, e.name): e for e in endpoints}
+    for tier, per_endpoint in sla.endpoints.items():
+        for name, limits in per_endpoint.items():
+            result = by_key.get((tier, name))
+            for metric in ENDPOINT_METRICS:
+                if metric not in limits:
+                    continue
+                if result is None:
+                    actual = None
+                elif metric == "success_rate":
+                    actual = _ratio(result.requests - result.failures, result.requests)
+                else:
+                    actual = result.latency_ms[metric.removesuffix("_ms")]
+                checks.setdefault(tier, []).append(Check(metric, SLA_METRICS[metric], limits[metric], actual, name))
+    return checks
+
+
+def _errors(rows: pd.DataFrame) -> list[dict]:
+    failed = rows[~rows["ok"]]
+    if failed.empty:
+        return []
+    grouped = (
+        failed.assign(error=failed["error"].fillna(""))
+        .groupby(["tier", "endpoint", "status", "error"], sort=False)
+        .size()
+        .sort_values(ascending=False)
+    )
+    return [
+        {"tier": tier, "endpoint": endpoint, "status": int(status), "error": error or None, "count": int(count)}
+        for (tier, endpoint, status, error), count in grouped.items()
+    ]
+
+
+def evaluate(frame: pd.DataFrame, tiers: dict[str, TierLoad], sla: Sla, window: Window, basis: str) -> Verdict:
+    """Judge the samples of ``frame`` that fall in ``window`` against ``sla`` for each tier of ``tiers``."""
+    rows = in_window(frame, window)
+    results = {
+        tier: _tier_result(tier, rows[rows["tier"] == tier], load, sla, window, basis) for tier, load in tiers.items()
+    }
+    endpoints = _endpoint_results(rows, basis)
+    for tier, checks in _endpoint_checks(endpoints, rows, sla).items():
+        if tier in results:
+            results[tier].checks.extend(checks)
+    failed = [
+        f"{t}.{c.name}" + (f"[{c.endpoint}]" if c.endpoint else "")
+        for t, r in results.items()
+        for c in r.checks
+        if c.status == "failed"
+    ]
+    silent = [tier for tier, r in results.items() if r.responses == 0]
+    if rows.empty or (rows["status"] == 0).all():
+        status, code = "no_data", EXIT_NO_DATA
+        reason = "no samples in the SLA window" if rows.empty else "the target never answered"
+    elif failed:
+        status, code, reason = "fail", EXIT_BREACH, "breached: " + ", ".join(failed)
+    elif silent:
+        status, code, reason = "no_data", EXIT_NO_DATA, "no response measured for tier " + ", ".join(silent)
+    else:
+        status, code, reason = "pass", EXIT_PASS, "every SLA met"
+    return Verdict(status, code, reason, results, endpoints, _errors(rows), window)
