@@ -153,9 +153,9 @@ def launch(
             if not credentials:
                 raise LaunchError("CREDENTIALS: required with HOST (a CSV user_id,plan,tier,token)", EXIT_INVALID)
             return _run_locust(locust_command(profile, host, Path(credentials), **options))
-        with tempfile.TemporaryDirectory(prefix="trademate-api-") as workdir:
-            with reference_api(Path(workdir)) as (url, creds):
-                return _run_locust(locust_command(profile, url, creds, **options))
+        with tempfile.TemporaryDirectory(prefix="trademate-api-") as workdir, reference_api(Path(workdir)) as api:
+            url, creds = api
+            return _run_locust(locust_command(profile, url, creds, **options))
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr, flush=True)
         return EXIT_INVALID

@@ -1,0 +1,267 @@
+"""A real locust subprocess against the real reference API: exit codes, run directory, summary.json."""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from tests.conftest import ROOT, run_locust, run_suite
+from trademate_load.samples import COLUMNS
+
+pytestmark = pytest.mark.integration
+SMOKE = ["--profile", "smoke", "--run-time", "8s"]
+
+
+def only_run_dir(report_dir: Path) -> Path:
+    runs = [p for p in report_dir.iterdir() if p.is_dir() and not p.is_symlink()]
+    assert len(runs) == 1, runs
+    return runs[0]
+
+
+@pytest.fixture(scope="module")
+def smoke_run(api, tmp_path_factory):
+    url, credentials = api
+    report_dir = tmp_path_factory.mktemp("reports")
+    stats = report_dir / "locust-stats"  # Locust appends .json
+    proc = run_locust(
+        *SMOKE,
+        "--host",
+        url,
+        "--credentials",
+        str(credentials),
+        "--report-dir",
+        str(report_dir),
+        "--json-file",
+        str(stats),
+    )
+    return proc, report_dir, stats
+
+
+def test_smoke_run_passes_and_writes_a_complete_run_directory(smoke_run):
+    proc, report_dir, _ = smoke_run
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    run_dir = only_run_dir(report_dir)
+    assert (report_dir / "latest").resolve() == run_dir.resolve()
+    for name in ("index.html", "summary.json", "junit.xml", "samples.parquet", "run.json"):
+        assert (run_dir / name).stat().st_size > 0, name
+    run = json.loads((run_dir / "run.json").read_text())
+    assert run["exit_code"] == 0 and run["profile"] == "smoke" and run["run_id"] == run_dir.name
+    assert run["sla"]["premium"]["p95_ms"] == 50
+    assert proc.stdout.rstrip().splitlines()[-1] == "Every SLA met (exit 0)"
+
+
+def test_summary_follows_the_schema_and_comes_from_raw_samples(smoke_run):
+    _, report_dir, _ = smoke_run
+    run_dir = only_run_dir(report_dir)
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["schema"] == "trademate-load/summary/1"
+    assert summary["verdict"] == "pass" and summary["exit_code"] == 0
+    samples = pd.read_parquet(run_dir / "samples.parquet")
+    assert list(samples.columns) == list(COLUMNS)
+    window = samples[samples["ts"] >= summary["window"]["start_ts"]]
+    for tier in ("shared", "premium"):
+        figures = summary["tiers"][tier]
+        rows = window[window["tier"] == tier]
+        assert figures["requests"] == len(rows) > 0
+        assert figures["latency_basis"] == "corrected"
+        p95 = rows["latency_co_ms"].quantile(0.95, interpolation="higher")
+        assert figures["latency_ms"]["p95"] == pytest.approx(p95, abs=1e-3)
+        assert set(rows["plan"]) == ({"LITE", "PRO"} if tier == "shared" else {"ELITE", "BLACK"})
+        assert {c["name"] for c in figures["checks"]} >= {"p95_ms", "p99_ms", "mean_ms", "success_rate"}
+        assert figures["cache_hit_rate"] is not None and figures["db_ms_p95"] is not None
+    assert {e["name"] for e in summary["endpoints"]} >= {"GET /api/v1/portfolio", "POST /api/v1/orders"}
+    assert not any(
+        name.startswith("GET /api/v1/analytics")
+        for name in {e["name"] for e in summary["endpoints"] if e["tier"] == "shared"}
+    )
+
+
+def test_every_request_locust_counted_is_a_sample(smoke_run):
+    _, report_dir, stats = smoke_run
+    locust_total = sum(entry["num_requests"] for entry in json.loads(stats.with_suffix(".json").read_text()))
+    samples = pd.read_parquet(only_run_dir(report_dir) / "samples.parquet")
+    assert len(samples) == locust_total > 0
+
+
+def test_junit_has_one_testcase_per_check(smoke_run):
+    _, report_dir, _ = smoke_run
+    run_dir = only_run_dir(report_dir)
+    summary = json.loads((run_dir / "summary.json").read_text())
+    root = ET.parse(run_dir / "junit.xml").getroot()
+    cases = root.findall(".//testcase")
+    assert len(cases) == sum(len(t["checks"]) for t in summary["tiers"].values())
+    assert root.get("failures") == "0"
+
+
+def test_report_rebuilds_from_the_run_directory_alone(smoke_run, tmp_path):
+    _, report_dir, _ = smoke_run
+    run_dir = only_run_dir(report_dir)
+    before = json.loads((run_dir / "summary.json").read_text())
+    copy = tmp_path / run_dir.name
+    copy.mkdir()
+    for name in ("samples.parquet", "run.json"):
+        (copy / name).write_bytes((run_dir / name).read_bytes())
+    proc = run_suite("report", str(copy))
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads((copy / "summary.json").read_text()) == before
+    assert (copy / "junit.xml").read_text() == (run_dir / "junit.xml").read_text()
+    assert (copy / "index.html").stat().st_size > 0
+
+
+def test_an_impossible_threshold_breaches_with_exit_1(api, tmp_path):
+    url, credentials = api
+    sla = (ROOT / "profiles" / "sla.yaml").read_text().replace("p99_ms: 100", "p99_ms: 0.001")
+    (tmp_path / "sla.yaml").write_text(sla)
+    profile = (ROOT / "profiles" / "smoke.yaml").read_text()
+    (tmp_path / "strict.yaml").write_text(profile)
+    proc = run_locust(
+        "--profile",
+        str(tmp_path / "strict.yaml"),
+        "--run-time",
+        "5s",
+        "--host",
+        url,
+        "--credentials",
+        str(credentials),
+        "--report-dir",
+        str(tmp_path / "reports"),
+    )
+    assert proc.returncode == 1, proc.stderr[-2000:]
+    assert proc.stdout.rstrip().splitlines()[-1] == "SLA breached (exit 1)"
+    run_dir = only_run_dir(tmp_path / "reports")
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["verdict"] == "fail" and summary["exit_code"] == 1
+    failed = [c for c in summary["tiers"]["premium"]["checks"] if c["status"] == "failed"]
+    assert [c["name"] for c in failed] == ["p99_ms"]
+    assert json.loads((run_dir / "run.json").read_text())["exit_code"] == 1
+    assert ET.parse(run_dir / "junit.xml").getroot().get("failures") == "1"
+
+
+def test_a_malformed_profile_exits_2_naming_file_and_field(api, tmp_path):
+    url, credentials = api
+    (tmp_path / "sla.yaml").write_text((ROOT / "profiles" / "sla.yaml").read_text())
+    bad = (ROOT / "profiles" / "smoke.yaml").read_text().replace("users: 4", "users: four")
+    (tmp_path / "bad.yaml").write_text(bad)
+    proc = run_locust(
+        "--profile",
+        str(tmp_path / "bad.yaml"),
+        "--host",
+        url,
+        "--credentials",
+        str(credentials),
+        "--report-dir",
+        str(tmp_path / "reports"),
+    )
+    assert proc.returncode == 2
+    assert f"{tmp_path / 'bad.yaml'}: tiers.premium.users: expected a whole number >= 1, got 'four'" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert not (tmp_path / "reports").exists()
+
+
+def test_an_unreachable_target_exits_3(api, tmp_path):
+    _, credentials = api
+    proc = run_locust(
+        "--profile",
+        "smoke",
+        "--run-time",
+        "4s",
+        "--host",
+        "http://127.0.0.1:9",
+        "--credentials",
+        str(credentials),
+        "--report-dir",
+        str(tmp_path),
+    )
+    assert proc.returncode == 3, proc.stdout[-2000:]
+    summary = json.loads((only_run_dir(tmp_path) / "summary.json").read_text())
+    assert summary["verdict"] == "no_data" and summary["reason"] == "the target never answered"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["run", "smoke", "--host", "myhostname"], "HOST='myhostname': expected an http:// or https:// URL"),
+        (["run", "smoke", "--host", "http://127.0.0.1:9"], "CREDENTIALS: required with HOST"),
+        (["run", "nope"], "no such profile"),
+        (["validate", "profiles/nope.yaml"], "profiles/nope.yaml: (file): no such profile"),
+    ],
+)
+def test_launcher_refuses_bad_input_with_exit_2(args, message):
+    proc = run_suite(*args)
+    assert proc.returncode == 2
+    assert message in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_make_style_run_starts_and_stops_the_reference_api(tmp_path):
+    proc = run_suite("run", "smoke", "--run-time", "5s", "--report-dir", str(tmp_path), timeout=180)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "Reference TradeMate API started at http://127.0.0.1:" in proc.stdout
+    assert proc.stdout.rstrip().splitlines()[-1] == "[trademate] Every SLA met (exit 0)"
+    assert (only_run_dir(tmp_path) / "summary.json").exists()
+
+
+def test_web_ui_form_runs_the_profile_and_a_stop_writes_the_run_directory(api, tmp_path):
+    """`make ui`: Locust's own start form carries the profile; a bad one is refused in the form."""
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    import requests
+
+    from trademate_load.launcher import LOCUSTFILE
+
+    url, credentials = api
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    cmd = [
+        sys.executable,
+        "-m",
+        "locust",
+        "-f",
+        str(LOCUSTFILE),
+        "--web-host",
+        "127.0.0.1",
+        "--web-port",
+        str(port),
+        "--host",
+        url,
+        "--credentials",
+        str(credentials),
+        "--report-dir",
+        str(tmp_path),
+    ]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT)
+    web = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                assert requests.get(web, timeout=2).status_code == 200
+                break
+            except requests.ConnectionError:
+                assert time.monotonic() < deadline, "web UI did not come up"
+                time.sleep(0.2)
+        refused = requests.post(f"{web}/swarm", data={"profile": "nope"}, timeout=5).json()
+        assert refused["success"] is False and "nope.yaml: (file): no such profile" in refused["message"]
+        started = requests.post(f"{web}/swarm", data={"profile": "smoke"}, timeout=5).json()
+        assert started["success"] is True, started
+        time.sleep(6)
+        assert requests.post(f"{web}/stop", timeout=5).json()["success"] is True
+        deadline = time.monotonic() + 30
+        while not (tmp_path / "latest" / "summary.json").exists():
+            assert time.monotonic() < deadline, "no run directory after stop"
+            time.sleep(0.2)
+        summary = json.loads((tmp_path / "latest" / "summary.json").read_text())
+        assert summary["profile"] == "smoke" and summary["verdict"] == "pass"
+        assert json.loads((tmp_path / "latest" / "run.json").read_text())["interrupted"] is True
+    finally:
+        proc.terminate()
+        out, _ = proc.communicate(timeout=30)
+    assert "Every SLA met (exit 0)" in out
