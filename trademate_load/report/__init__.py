@@ -1,0 +1,1 @@
+"""HTML, chart and JUnit renderers of a run report: pure functions of samples, summary and run info."""

@@ -1,0 +1,283 @@
+"""Render a run's self-contained HTML report: a pure function of (samples frame, summary, run info).
+
+Table figures and the verdict come from summary.json as computed by the SLA engine, never recomputed
+here; charts come from charts.render_charts and are embedded as base64 PNG data URIs, so the page
+loads nothing from anywhere.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import math
+import numbers
+from collections.abc import Mapping
+from pathlib import Path
+
+import jinja2
+import pandas as pd
+
+from trademate_load.report import charts
+from trademate_load.sla import EXIT_MEANINGS
+
+TEMPLATE = "report.html.j2"
+VERDICTS = {"pass": ("PASS", "pass"), "fail": ("FAIL", "fail")}
+NO_DATA = ("NO DATA", "nodata")
+STATUSES = {True: "passed", False: "failed", None: "not_measured"}
+PERCENTILES = ("mean", "p50", "p95", "p99", "max")
+CHART_ALTS = {
+    "latency": "{tier}: per-second p50, p95 and p99 latency ({basis}) against the p95 and p99 limits; warm-up shaded",
+    "cdf": "{tier}: cumulative distribution of latency ({basis}) in the SLA window, with the SLA limits",
+    "throughput": "{tier}: achieved requests per second against the target of {target} req/s; warm-up shaded",
+}
+ERRORS_ALT = "Failed requests per second, per tier; warm-up shaded"
+MISSING = "—"
+
+
+def render_html(frame: pd.DataFrame, summary: dict, run: dict) -> str:
+    """The complete report page for one run, as an HTML document string."""
+    pngs = charts.render_charts(frame, summary, run)
+    return _environment().get_template(TEMPLATE).render(page_context(frame, summary, run, pngs))
+
+
+def page_context(frame: pd.DataFrame, summary: Mapping, run: Mapping, pngs: Mapping[str, bytes]) -> dict:
+    """Everything the template shows, as plain display strings and lists."""
+    return {
+        "title": f"TradeMate load report {summary.get('run_id') or run.get('run_id') or ''}".strip(),
+        "banner": banner(summary, run),
+        "metadata": metadata(summary, run),
+        "has_samples": len(frame) > 0,
+        "tiers": [tier_view(name, tier, run, pngs) for name, tier in (summary.get("tiers") or {}).items()],
+        "errors_chart": _image(pngs.get(charts.ERRORS_CHART), ERRORS_ALT),
+        "endpoints": [endpoint_row(endpoint) for endpoint in summary.get("endpoints") or []],
+        "errors": [error_row(error) for error in summary.get("errors") or []],
+    }
+
+
+def banner(summary: Mapping, run: Mapping) -> dict:
+    """Verdict label, style and reason, exit code and its meaning, interrupted flag."""
+    label, style = VERDICTS.get(summary.get("verdict"), NO_DATA)
+    exit_code = summary.get("exit_code", run.get("exit_code"))
+    meaning = EXIT_MEANINGS.get(exit_code, "")
+    return {
+        "label": label,
+        "style": style,
+        "exit_code": MISSING if exit_code is None else str(exit_code),
+        "exit_meaning": meaning,
+        "reason": str(summary.get("reason") or ""),
+        "interrupted": bool(run.get("interrupted")),
+    }
+
+
+def metadata(summary: Mapping, run: Mapping) -> list[tuple[str, str]]:
+    """Run facts as (label, value) pairs, in reading order; missing ones left out."""
+    settings = run.get("settings") or {}
+    versions = run.get("versions") or {}
+    pairs = [
+        ("run id", summary.get("run_id") or run.get("run_id")),
+        ("profile", summary.get("profile") or run.get("profile")),
+        ("host", summary.get("host") or run.get("host")),
+        ("started", run.get("started_at") or summary.get("started_at")),
+        ("ended", run.get("ended_at")),
+        ("run time", _seconds(_run_seconds(run))),
+        ("warm-up", _seconds(run.get("warmup_s"))),
+        ("SLA window", _seconds(summary.get("duration_s"))),
+        ("latency basis", run.get("latency_basis") or _first_basis(summary)),
+        ("spawn rate", _plain(settings.get("spawn_rate"), "users/s")),
+        *((f"tier {name}", _tier_load(tier)) for name, tier in (settings.get("tiers") or {}).items()),
+        ("versions", ", ".join(f"{name} {version}" for name, version in versions.items())),
+    ]
+    return [(label, str(value)) for label, value in pairs if value not in (None, "")]
+
+
+def tier_view(name: str, tier: Mapping, run: Mapping, pngs: Mapping[str, bytes]) -> dict:
+    """One tier's figures, checks, latency rows and charts, ready to display."""
+    basis = tier.get("latency_basis") or run.get("latency_basis") or "service"
+    target = tier.get("target_rps")
+    return {
+        "name": name,
+        "figures": tier_figures(tier),
+        "checks": [check_row(check) for check in tier.get("checks") or []],
+        "latency_rows": latency_rows(tier, basis),
+        "charts": [
+            image
+            for kind in charts.CHART_KINDS
+            if (image := _image(pngs.get(charts.chart_name(name, kind)), _alt(kind, name, basis, target)))
+        ],
+    }
+
+
+def tier_figures(tier: Mapping) -> list[tuple[str, str]]:
+    """A tier's headline figures as (label, value) pairs."""
+    rps, target = tier.get("rps"), tier.get("target_rps")
+    achieved = f"{format_number(rps)} / {format_number(target)} req/s"
+    if rps is not None and target:
+        achieved += f" ({format_rate(rps / target)})"
+    return [
+        ("requests", format_count(tier.get("requests"))),
+        ("failures", format_count(tier.get("failures"))),
+        ("achieved / target", achieved),
+        ("missed schedule", format_count(tier.get("missed_schedule"))),
+        ("success rate", format_rate(tier.get("success_rate"))),
+        ("SLA compliance", format_rate(tier.get("sla_compliance"))),
+        ("DB p95", format_ms(tier.get("db_ms_p95"))),
+        ("cache hit rate", format_rate(tier.get("cache_hit_rate"))),
+    ]
+
+
+def latency_rows(tier: Mapping, basis: str) -> list[dict]:
+    """Latency percentile rows: the basis the checks use, then service time beside a corrected basis."""
+    rows = [_latency_row(f"latency ({basis})", tier.get("latency_ms"))]
+    if basis == "corrected" and tier.get("service_latency_ms"):
+        rows.append(_latency_row("service time", tier["service_latency_ms"]))
+    return rows
+
+
+def check_row(check: Mapping) -> dict:
+    """One SLA check as display strings: name, scope (the tier, or one endpoint), op and limit, actual, status."""
+    name = str(check.get("name", ""))
+    status = check.get("status") or STATUSES.get(check.get("passed"), "not_measured")
+    return {
+        "name": name,
+        "endpoint": str(check.get("endpoint") or ""),
+        "op": str(check.get("op", "")),
+        "limit": format_value(name, check.get("limit")),
+        "actual": format_value(name, check.get("actual")) if check.get("actual") is not None else "not measured",
+        "status": status,
+        "status_label": status.replace("_", " "),
+    }
+
+
+def endpoint_row(endpoint: Mapping) -> dict:
+    """One endpoint's row: tier, name, requests, failures and latency percentiles."""
+    latency = endpoint.get("latency_ms") or {}
+    return {
+        "tier": str(endpoint.get("tier", "")),
+        "name": str(endpoint.get("name", "")),
+        "requests": format_count(endpoint.get("requests")),
+        "failures": format_count(endpoint.get("failures")),
+        "latency": [format_number(latency.get(key)) for key in PERCENTILES],
+    }
+
+
+def error_row(error: Mapping) -> dict:
+    """One error group's row: tier, endpoint, status, message, count."""
+    return {
+        "tier": str(error.get("tier", "")),
+        "endpoint": str(error.get("endpoint", "")),
+        "status": str(error.get("status", "")),
+        "error": str(error.get("error") or ""),
+        "count": format_count(error.get("count")),
+    }
+
+
+def format_value(name: str, value: object) -> str:
+    """A check's limit or actual, in the unit its name implies (share as percent, ms, or plain)."""
+    if name.endswith(("_rate", "compliance")):
+        return format_rate(value)
+    if name.endswith("_ms") or "_ms_" in name:
+        return format_ms(value)
+    return format_number(value)
+
+
+def format_number(value: object) -> str:
+    """A figure with precision by magnitude: 2 decimals under 10, 1 under 1000, none above; — if missing."""
+    number = _finite(value)
+    if number is None:
+        return MISSING
+    if isinstance(value, numbers.Integral):
+        return f"{int(value):,}"
+    decimals = 2 if abs(number) < 10 else 1 if abs(number) < 1000 else 0
+    return f"{number:,.{decimals}f}"
+
+
+def format_ms(value: object) -> str:
+    """A latency in milliseconds, or — when not measured."""
+    text = format_number(value)
+    return text if text == MISSING else f"{text} ms"
+
+
+def format_rate(value: object) -> str:
+    """A share as a percentage with up to 3 decimals; never shows 100% for a share below 1."""
+    number = _finite(value)
+    if number is None:
+        return MISSING
+    text = f"{number * 100:.3f}".rstrip("0").rstrip(".")
+    if text == "100" and number < 1:
+        return ">99.999%"
+    return f"{text}%"
+
+
+def format_count(value: object) -> str:
+    """A count with thousands separators, or — when missing."""
+    number = _finite(value)
+    return MISSING if number is None else f"{round(number):,}"
+
+
+@functools.cache
+def _environment() -> jinja2.Environment:
+    """The template environment (autoescaping), built on first use."""
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+def _image(png: bytes | None, alt: str) -> dict | None:
+    """An embeddable image (data URI and alt text), or None without a chart."""
+    if not png:
+        return None
+    return {"src": "data:image/png;base64," + base64.b64encode(png).decode("ascii"), "alt": alt}
+
+
+def _alt(kind: str, tier: str, basis: str, target: object) -> str:
+    """Alt text of a tier's chart."""
+    return CHART_ALTS[kind].format(tier=tier, basis=basis, target=format_number(target))
+
+
+def _latency_row(label: str, latency: Mapping | None) -> dict:
+    """A labelled row of latency percentiles in ms."""
+    latency = latency or {}
+    return {"label": label, "values": [format_number(latency.get(key)) for key in PERCENTILES]}
+
+
+def _tier_load(tier: Mapping) -> str:
+    """A tier's configured load: users and target request rate."""
+    return f"{format_count(tier.get('users'))} users, target {format_number(tier.get('rps'))} req/s"
+
+
+def _first_basis(summary: Mapping) -> str | None:
+    """The latency basis of the summary's first tier, when run.json does not name one."""
+    return next((tier.get("latency_basis") for tier in (summary.get("tiers") or {}).values()), None)
+
+
+def _run_seconds(run: Mapping) -> float | None:
+    """Wall-clock length of the run from run.json's timestamps."""
+    started, ended = _finite(run.get("started_ts")), _finite(run.get("ended_ts"))
+    return None if started is None or ended is None else ended - started
+
+
+def _seconds(value: object) -> str | None:
+    """A duration in seconds for display, or None when missing."""
+    number = _finite(value)
+    return None if number is None else f"{number:,.1f} s"
+
+
+def _plain(value: object, unit: str) -> str | None:
+    """A number with its unit, or None when missing."""
+    number = _finite(value)
+    return None if number is None else f"{format_number(value)} {unit}"
+
+
+def _finite(value: object) -> float | None:
+    """value as a finite float, or None (missing, NaN, infinite or not a number)."""
+    if isinstance(value, bool):
+        return None
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None
