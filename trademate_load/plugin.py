@@ -2,9 +2,10 @@
 
 ``register(environment)`` (called from the locustfile's init hook) attaches one :class:`Suite` as
 ``environment.trademate`` and its listeners. A run begins when the load shape starts a test (the profile
-is read then, as the web UI may have changed it) and ends at ``test_stop`` (or ``quitting`` when
-interrupted first): the run directory is written, the verdict printed, and the exit code set in one
-``quitting`` listener that does nothing on workers.
+is read then, as the web UI may have changed it). Workers ship their samples to the master with each
+``report_to_master``. The run ends when the test stops: from the web UI at ``test_stop``; headless at
+``quitting``, after the workers' final reports have arrived. Then the run directory is written, the
+verdict printed, and the exit code set in one ``quitting`` listener that does nothing on workers.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import Any
 
 import locust
 from locust.env import Environment
-from locust.runners import WorkerRunner
+from locust.runners import MasterRunner, WorkerRunner
 
 from trademate_load import __version__
 from trademate_load.collector import Collector
@@ -58,6 +59,7 @@ class ActiveRun:
     profile: Profile
     run_time_s: float
     started_ts: float
+    stopped_ts: float | None = None
 
     @property
     def warmup_s(self) -> float:
@@ -78,6 +80,7 @@ class Suite:
         self.collector = Collector(worker=runner.client_id if self.is_worker else "local")
         self.run: ActiveRun | None = None
         self.last_summary: dict[str, Any] | None = None
+        self.headless = bool(environment.parsed_options.headless)
 
     # --- start-up -------------------------------------------------------------------------------
     def load_profile(self, ref: str | None = None) -> Profile:
@@ -116,12 +119,28 @@ class Suite:
         )
         return self.run
 
+    def on_test_stop(self, **_kwargs) -> None:
+        if self.run is not None and self.run.stopped_ts is None:
+            self.run.stopped_ts = time.time()
+        if not self.headless:
+            self.end_run()
+
+    def ship_to_master(self, client_id: str, data: dict, **_kwargs) -> None:
+        """Worker side of ``report_to_master``: hand over every sample taken since the last report."""
+        if len(self.collector.buffer):
+            data["trademate_samples"] = self.collector.drain().to_payload()
+
+    def receive_from_worker(self, client_id: str, data: dict, **_kwargs) -> None:
+        """Master side of ``worker_report``: keep the worker's samples with ours."""
+        if "trademate_samples" in data:
+            self.collector.buffer.extend_payload(data["trademate_samples"])
+
     def end_run(self) -> None:
         """Write the run directory of the run in progress, if any."""
         run, self.run = self.run, None
         if run is None or self.is_worker:
             return
-        ended = time.time()
+        ended = run.stopped_ts or time.time()
         frame = self.collector.drain().to_frame()
         profile = run.profile
         info = {
@@ -153,7 +172,7 @@ class Suite:
             self.last_summary = {"exit_code": EXIT_NO_DATA, "error": str(exc)}
             return
         logger.info("TradeMate run directory: %s", run_dir)
-        if not self.environment.parsed_options.headless:
+        if not self.headless:
             print(render_console(self.last_summary), flush=True)
 
     def on_quitting(self, environment: Environment, **_kwargs) -> None:
@@ -165,7 +184,7 @@ class Suite:
 
     def on_quit(self, exit_code: int, **_kwargs) -> None:
         """Headless: the verdict is the last thing printed, after Locust's own tables."""
-        if self.is_worker or self.last_summary is None or not self.environment.parsed_options.headless:
+        if self.is_worker or self.last_summary is None or not self.headless:
             return
         if "tiers" in self.last_summary:
             print("\n" + render_console(self.last_summary), flush=True)
@@ -199,7 +218,11 @@ def register(environment: Environment) -> Suite:
             print(f"error: {exc}", file=sys.stderr, flush=True)
             sys.exit(EXIT_INVALID)
     environment.events.request.add_listener(suite.collector.on_request)
-    environment.events.test_stop.add_listener(lambda **_: suite.end_run())
+    environment.events.test_stop.add_listener(suite.on_test_stop)
+    if suite.is_worker:
+        environment.events.report_to_master.add_listener(suite.ship_to_master)
+    if isinstance(environment.runner, MasterRunner):
+        environment.events.worker_report.add_listener(suite.receive_from_worker)
     environment.events.quitting.add_listener(suite.on_quitting)
     environment.events.quit.add_listener(suite.on_quit)
     if environment.web_ui is not None:

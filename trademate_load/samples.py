@@ -164,6 +164,23 @@ class SampleBuffer:
             setattr(full, name, current)
         return full
 
+    def to_payload(self) -> dict[str, bytes | list]:
+        """A compact, msgpack-friendly copy (arrays as raw bytes) for shipping from a worker to the master."""
+        return {
+            name: (col.tobytes() if isinstance(col, array) else col)
+            for name in self.__slots__
+            for col in (getattr(self, name),)
+        }
+
+    def extend_payload(self, payload: dict[str, bytes | list]) -> None:
+        """Append the rows of a payload made by ``to_payload`` (possibly in another process)."""
+        for name in self.__slots__:
+            column, chunk = getattr(self, name), payload[name]
+            if isinstance(column, array):
+                column.frombytes(chunk)
+            else:
+                column.extend(chunk)
+
     def to_frame(self) -> pd.DataFrame:
         """The samples as a DataFrame with the documented columns and dtypes."""
         ts = np.frombuffer(self.ts, dtype=np.float64).copy()
