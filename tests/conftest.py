@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+# Locust patches the standard library with gevent on import; it must come before anything imports ssl.
+import locust  # noqa: F401
 import pytest
 
 from trademate_load.launcher import LOCUSTFILE, reference_api

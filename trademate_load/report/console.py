@@ -47,21 +47,21 @@ def render_console(summary: dict[str, Any]) -> str:
         f"SLA verdict for profile {summary['profile']!r} against {summary['host']} "
         f"(exact, from raw samples; {summary['duration_s']:.1f} s window after warm-up)",
     ]
-    header = f"{'tier':<8} {'figure':<16} {'actual':>14} {'target':>14}  result"
+    header = f"{'figure':<16} {'actual':>14} {'target':>14}  result"
     for tier, t in summary["tiers"].items():
         checks = {c["name"]: c for c in t["checks"] if not c.get("endpoint")}
-        lines += ["", f"{header}   [{tier}: latency basis {t['latency_basis']}, target {t['target_rps']:g} req/s]"]
+        lines += ["", f"{tier} tier: target {t['target_rps']:g} req/s, latency basis {t['latency_basis']}", header]
         lines.append("-" * len(header))
         for label, read, check_name, unit in _ROWS:
             check = checks.get(check_name) if check_name else None
             target = f"{check['op']} {_value(check['limit'], unit)}" if check else ""
             result = _RESULT[check["status"]] if check else ""
-            lines.append(f"{tier:<8} {label:<16} {_value(read(t), unit):>14} {target:>14}  {result}")
+            lines.append(f"{label:<16} {_value(read(t), unit):>14} {target:>14}  {result}".rstrip())
         for c in t["checks"]:
             if c.get("endpoint"):
                 unit = "%" if c["name"] == "success_rate" else "ms"
                 lines.append(
-                    f"{tier:<8} {c['endpoint']} {c['name']}: {_value(c['actual'], unit)} "
+                    f"{c['endpoint']} {c['name']}: {_value(c['actual'], unit)} "
                     f"(target {c['op']} {_value(c['limit'], unit)}) {_RESULT[c['status']]}"
                 )
     lines += [

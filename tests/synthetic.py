@@ -1,0 +1,59 @@
+"""Synthetic sample frames with known answers, for tests of the SLA engine and the renderers."""
+
+import numpy as np
+import pandas as pd
+
+from trademate_load.profile import Sla, TierLoad, TierSla
+from trademate_load.samples import COLUMNS, corrected_latency, normalize
+
+PREMIUM = TierSla(
+    p95_ms=50,
+    p99_ms=100,
+    mean_ms=25,
+    db_ms=20,
+    success_rate=0.9995,
+    compliance=0.95,
+    error_rate=0.01,
+    cache_hit_rate=0.95,
+)
+SLA = Sla(tiers={"premium": PREMIUM, "shared": TierSla(p95_ms=100, p99_ms=200)})
+LOADS = {"premium": TierLoad(users=50, rps=500, plans={"ELITE": 1})}
+T0 = 1_800_000_000.0
+
+
+def frame_of(
+    latency,
+    *,
+    tier="premium",
+    ok=None,
+    start=T0,
+    duration=10.0,
+    late_s=None,
+    db=None,
+    cache=None,
+    endpoint="GET /api/v1/portfolio",
+    status=None,
+):
+    n = len(latency)
+    latency = np.asarray(latency, dtype=float)
+    ts = start + np.linspace(0, duration, n, endpoint=False)
+    intended = ts - (np.zeros(n) if late_s is None else np.asarray(late_s))
+    ok = np.ones(n, dtype=bool) if ok is None else np.asarray(ok)
+    status = np.where(ok, 200, 500) if status is None else np.asarray(status)
+    data = {
+        "ts": ts,
+        "intended_ts": intended,
+        "tier": [tier] * n,
+        "plan": ["ELITE"] * n,
+        "endpoint": [endpoint] * n,
+        "status": status,
+        "ok": ok,
+        "latency_ms": latency,
+        "latency_co_ms": corrected_latency(ts, intended, latency),
+        "bytes": np.full(n, 900),
+        "error": [None if o else "HTTPError: 500" for o in ok],
+        "db_ms": np.full(n, np.nan) if db is None else np.asarray(db, dtype=float),
+        "cache": [None] * n if cache is None else list(cache),
+        "worker": ["local"] * n,
+    }
+    return normalize(pd.DataFrame(data, columns=list(COLUMNS)))

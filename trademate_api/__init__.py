@@ -1,0 +1,1 @@
+"""TradeMate reference API: the system under test that the load suite starts on loopback."""

@@ -1,0 +1,185 @@
+"""The HTTP endpoints: thin handlers that read the request record, consult the tier cache, and query the store."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.responses import Response
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.routing import Match, Route
+
+from . import payloads
+from .auth import TokenIndex, User
+from .cache import TierCache
+from .monitor import HIT, MISS, RECORD_KEY, ApiMetrics, RequestRecord
+from .settings import PREMIUM, TierPolicy
+
+JSON = "application/json"
+MAX_ORDERS = 100  # largest `limit` of GET /api/v1/orders
+
+
+class OrderRequest(BaseModel):
+    model_config = ConfigDict(str_strip_whitespace=True)  # unknown fields are ignored
+
+    symbol: str = Field(min_length=1, max_length=10, pattern=r"^[A-Za-z.]+$")
+    side: Literal["buy", "sell"]
+    quantity: int = Field(ge=1, le=10_000, strict=True)
+    price: float | None = Field(default=None, gt=0, allow_inf_nan=False)
+
+
+def _unprocessable(field: str, message: str, kind: str = "value_error") -> HTTPException:
+    """A 422 shaped like FastAPI's own validation errors, for the query parameters checked by hand."""
+    return HTTPException(422, [{"type": kind, "loc": ["query", field], "msg": message}])
+
+
+class Endpoints:
+    """Handlers bound to the app's store, tier caches and token index; `start` loads users and warms the caches."""
+
+    def __init__(self, store, caches: dict[str, TierCache], index: TokenIndex, metrics: ApiMetrics) -> None:
+        self.store = store
+        self.caches = caches
+        self.index = index
+        self.metrics = metrics
+        self.symbols: frozenset[str] = frozenset()
+
+    async def start(self) -> None:
+        rec = RequestRecord()
+        self.index.replace(User(*row) for row in await self.store.users(rec))
+        quotes = await self.store.quotes(rec)
+        self.symbols = frozenset(row[0] for row in quotes)
+        bodies = [(("quote", row[0]), payloads.encode(payloads.quote(row))) for row in quotes]
+        for cache in self.caches.values():
+            await cache.set_many(bodies)
+
+    async def _cached(self, rec: RequestRecord, key: tuple, build, *args) -> Response:
+        cache = self.caches[rec.tier]
+        body = await cache.get(key)
+        if body is None:
+            rec.cache = MISS
+            body = payloads.encode(await build(rec, *args))
+            await cache.set(key, body)
+        else:
+            rec.cache = HIT
+        return Response(body, media_type=JSON)
+
+    async def health(self, request: Request) -> Response:
+        claimed = request.headers.get("x-user-tier")
+        return Response(
+            payloads.encode({"status": "ok", "tier": claimed.strip().lower() if claimed else None}), media_type=JSON
+        )
+
+    async def metrics_text(self, _request: Request) -> Response:
+        return Response(self.metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8")
+
+    async def portfolio(self, request: Request) -> Response:
+        rec = request.scope[RECORD_KEY]
+        return await self._cached(rec, ("portfolio", rec.user.user_id), self._portfolio)
+
+    async def _portfolio(self, rec: RequestRecord) -> dict:
+        return payloads.portfolio(rec.user, await self.store.portfolio(rec, rec.user.user_id))
+
+    async def summary(self, request: Request) -> Response:
+        rec = request.scope[RECORD_KEY]
+        return await self._cached(rec, ("summary", rec.user.user_id), self._summary)
+
+    async def _summary(self, rec: RequestRecord) -> dict:
+        return payloads.summary(rec.user, *await self.store.summary(rec, rec.user.user_id))
+
+    async def quote(self, request: Request) -> Response:
+        symbol = request.path_params["symbol"].upper()
+        return await self._cached(request.scope[RECORD_KEY], ("quote", symbol), self._quote, symbol)
+
+    async def _quote(self, rec: RequestRecord, symbol: str) -> dict:
+        row = await self.store.quote(rec, symbol)
+        if row is None:
+            raise HTTPException(404, f"unknown symbol {symbol!r}")
+        return payloads.quote(row)
+
+    async def quotes(self, request: Request) -> Response:
+        symbols = request.query_params.get("symbols")
+        if symbols is None:
+            raise _unprocessable("symbols", "Field required", "missing")
+        rec = request.scope[RECORD_KEY]
+        wanted = list(dict.fromkeys(s.strip().upper() for s in symbols.split(",") if s.strip()))
+        limit = self._policy(rec).max_batch
+        if not wanted or len(wanted) > limit:
+            raise _unprocessable("symbols", f"give 1 to {limit} symbols for the {rec.tier} tier, got {len(wanted)}")
+        cache = self.caches[rec.tier]
+        bodies = await cache.get_many([("quote", symbol) for symbol in wanted])
+        missing = [symbol for symbol, body in zip(wanted, bodies, strict=True) if body is None]
+        rec.cache = MISS if missing else HIT
+        if missing:
+            found = {row[0]: payloads.encode(payloads.quote(row)) for row in await self.store.quotes(rec, missing)}
+            await cache.set_many((("quote", symbol), body) for symbol, body in found.items())
+            bodies = [body or found.get(symbol) for symbol, body in zip(wanted, bodies, strict=True)]
+        unknown = [symbol for symbol, body in zip(wanted, bodies, strict=True) if body is None]
+        return Response(payloads.quote_batch([body for body in bodies if body], unknown), media_type=JSON)
+
+    async def watchlist(self, request: Request) -> Response:
+        rec = request.scope[RECORD_KEY]
+        return await self._cached(rec, ("watchlist", rec.user.user_id), self._watchlist)
+
+    async def _watchlist(self, rec: RequestRecord) -> dict:
+        return payloads.watchlist(rec.user, await self.store.watchlist(rec, rec.user.user_id))
+
+    async def list_orders(self, request: Request) -> Response:
+        raw = request.query_params.get("limit", "20")
+        limit = int(raw) if raw.isdigit() else 0
+        if not 1 <= limit <= MAX_ORDERS:
+            raise _unprocessable("limit", f"Input should be an integer from 1 to {MAX_ORDERS}", "int_range")
+        rec = request.scope[RECORD_KEY]
+        rows = await self.store.recent_orders(rec, rec.user.user_id, limit)
+        return Response(payloads.encode(payloads.orders(rec.user, rows)), media_type=JSON)
+
+    async def place_order(self, request: Request, order: OrderRequest) -> Response:
+        rec = request.scope[RECORD_KEY]
+        symbol = order.symbol.upper()
+        if symbol not in self.symbols:
+            raise HTTPException(422, [{"type": "value_error", "loc": ["body", "symbol"], "msg": "unknown symbol"}])
+        row = await self.store.place_order(rec, rec.user.user_id, symbol, order.side, order.quantity, order.price)
+        return Response(payloads.encode(payloads.order(row)), status_code=201, media_type=JSON)
+
+    async def analytics(self, request: Request) -> Response:
+        rec = request.scope[RECORD_KEY]
+        if rec.tier != PREMIUM:
+            raise HTTPException(403, "premium analytics need a premium plan (ELITE or BLACK)")
+        return await self._cached(rec, ("analytics", rec.user.user_id), self._analytics)
+
+    async def _analytics(self, rec: RequestRecord) -> dict:
+        return payloads.analytics(rec.user, await self.store.portfolio(rec, rec.user.user_id))
+
+    def _policy(self, rec: RequestRecord) -> TierPolicy:
+        return self.caches[rec.tier].policy
+
+    def register(self, app: FastAPI) -> None:
+        """GET routes are plain Starlette routes placed first: FastAPI's per-request dependency solving would cost
+        about 40 µs each (as much as all the rest of a cached read), and they take no body. Only the POST goes through
+        FastAPI's validation, so only it appears in the OpenAPI schema."""
+        app.router.routes[0:0] = [
+            TemplateRoute(path, endpoint, methods=["GET"])
+            for path, endpoint in (
+                ("/api/v1/portfolio", self.portfolio),
+                ("/api/v1/portfolio/summary", self.summary),
+                ("/api/v1/market/quotes/{symbol}", self.quote),
+                ("/api/v1/market/quotes", self.quotes),
+                ("/api/v1/watchlist", self.watchlist),
+                ("/api/v1/orders", self.list_orders),
+                ("/api/v1/analytics/premium", self.analytics),
+                ("/health", self.health),
+                ("/metrics", self.metrics_text),
+            )
+        ]
+        app.add_api_route(
+            "/api/v1/orders", self.place_order, methods=["POST"], status_code=201, response_class=Response
+        )
+
+
+class TemplateRoute(Route):
+    """A Starlette route that, like FastAPI's own, leaves itself in scope["route"] (the metrics' endpoint label)."""
+
+    def matches(self, scope) -> tuple[Match, dict]:
+        match, child_scope = super().matches(scope)
+        if match is not Match.NONE:
+            child_scope["route"] = self
+        return match, child_scope
