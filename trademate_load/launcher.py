@@ -1,9 +1,9 @@
 """What the make targets run: start the reference API unless HOST is given, run Locust, stop the API.
 
 The suite's exit code passes through unchanged (0 met, 1 breached, 2 invalid input, 3 could not
-measure) and the last line printed names it. The reference API runs in its own session, so that Ctrl-C
-in a terminal reaches Locust (which writes the run directory from every sample so far) while the API
-keeps answering until Locust is done.
+measure) and the last line printed names it. Locust and the reference API run in sessions of their own:
+Ctrl-C (or SIGTERM) reaches Locust once, through this launcher, and Locust writes the run directory from
+every sample so far while the API keeps answering until Locust is done.
 """
 
 from __future__ import annotations
@@ -121,13 +121,18 @@ def locust_command(
 
 
 def _run_locust(cmd: list[str]) -> int:
-    """Run Locust in the foreground; SIGINT reaches it from the terminal, SIGTERM is passed on."""
-    proc = subprocess.Popen(cmd)
+    """Run Locust in its own session; SIGINT and SIGTERM reach it once, from here, so it can write its report.
+
+    Our handlers are installed before the child starts: exec turns handled signals back to their defaults
+    in the child, even where this launcher itself started with SIGINT ignored (a background job).
+    """
+    children: list[subprocess.Popen] = []
     previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
-    signal.signal(signal.SIGINT, lambda *_: None)  # the terminal already sent it to Locust too
-    signal.signal(signal.SIGTERM, lambda signum, _frame: proc.send_signal(signum))
+    for sig in previous:
+        signal.signal(sig, lambda signum, _frame: [child.send_signal(signum) for child in children])
     try:
-        return proc.wait()
+        children.append(subprocess.Popen(cmd, start_new_session=True))
+        return children[0].wait()
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 import socket
 import subprocess
 import sys
@@ -286,3 +287,36 @@ def test_web_ui_form_runs_the_profile_and_a_stop_writes_the_run_directory(api, t
         proc.terminate()
         out, _ = proc.communicate(timeout=30)
     assert verdict_line(summary["exit_code"]) in out  # the verdict table is printed when a UI test stops
+
+
+def test_with_host_and_credentials_the_suite_starts_no_api(api, tmp_path):
+    url, credentials = api
+    proc = run_suite(
+        "run",
+        "smoke",
+        "--host",
+        url,
+        "--credentials",
+        str(credentials),
+        "--run-time",
+        "4s",
+        "--report-dir",
+        str(tmp_path),
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "Reference TradeMate API started" not in proc.stdout
+    assert json.loads((only_run_dir(tmp_path) / "run.json").read_text())["host"] == url
+
+
+def test_sigint_to_the_launcher_keeps_every_sample_taken_so_far(tmp_path):
+    cmd = [sys.executable, "-m", "trademate_load", "run", "smoke", "--report-dir", str(tmp_path)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT)
+    time.sleep(8)  # API start, Locust start, a few seconds of the 15 s run
+    proc.send_signal(signal.SIGINT)
+    out, _ = proc.communicate(timeout=60)
+    run_dir = only_run_dir(tmp_path)
+    run = json.loads((run_dir / "run.json").read_text())
+    assert run["interrupted"] is True
+    assert proc.returncode == run["exit_code"] in (0, 1)
+    assert len(pd.read_parquet(run_dir / "samples.parquet")) == run["samples"] > 0
+    assert out.rstrip().splitlines()[-1].startswith("[trademate] ")
