@@ -22,6 +22,12 @@ def api(tmp_path_factory):
         yield url, credentials
 
 
+def target(api: tuple[str, Path], report_dir: Path) -> list[str]:
+    """The options that aim a run at ``api`` and write its run directory under ``report_dir``."""
+    url, credentials = api
+    return ["--host", url, "--credentials", str(credentials), "--report-dir", str(report_dir)]
+
+
 def run_locust(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
     """``locust -f locustfiles/trademate.py --headless ARGS`` as a real subprocess."""
     cmd = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless", "--only-summary", *args]
