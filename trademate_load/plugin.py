@@ -79,6 +79,7 @@ class Suite:
         self.is_worker = isinstance(runner, WorkerRunner)
         self.collector = Collector(worker=runner.client_id if self.is_worker else "local")
         self.run: ActiveRun | None = None
+        self._worker_profile: Profile | None = None
         self.last_summary: dict[str, Any] | None = None
         self.headless = bool(environment.parsed_options.headless)
 
@@ -99,10 +100,12 @@ class Suite:
         self.pool = AccountPool(read_credentials(self.credentials_path), str(self.credentials_path))
 
     def profile_for_users(self) -> Profile:
-        """The profile users follow: the active run's, or on a worker the one the master named."""
-        if self.run is None:
-            self.run = ActiveRun(self.load_profile(), 0.0, time.time())
-        return self.run.profile
+        """The profile users follow: the active run's; on a worker (which runs no shape) Locust's --profile."""
+        if self.run is not None:
+            return self.run.profile
+        if self._worker_profile is None:
+            self._worker_profile = self.load_profile()
+        return self._worker_profile
 
     # --- lifecycle --------------------------------------------------------------------------------
     def begin_run(self) -> ActiveRun:
