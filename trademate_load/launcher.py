@@ -8,6 +8,7 @@ every sample so far while the API keeps answering until Locust is done.
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -23,6 +24,9 @@ from trademate_load.sla import EXIT_INVALID, EXIT_NO_DATA
 
 LOCUSTFILE = Path(__file__).resolve().parent.parent / "locustfiles" / "trademate.py"
 READY_PREFIX = "TradeMate API listening on "
+# The reference API picks its backends from these; the launcher passes them on only when given with the
+# TRADEMATE_API_ prefix, so a DATABASE_URL meant for something else never gets seeded over.
+BACKEND_VARIABLES = ("DATABASE_URL", "REDIS_URL", "REDIS_SHARED_URL", "REDIS_PREMIUM_URL")
 API_START_TIMEOUT_S = 60.0
 
 
@@ -44,6 +48,15 @@ def check_host(host: str) -> str:
     return host.rstrip("/")
 
 
+def api_environment(environ: dict[str, str]) -> dict[str, str]:
+    """The reference API's environment: backends only from ``TRADEMATE_API_<VARIABLE>``; embedded otherwise."""
+    env = {k: v for k, v in environ.items() if k not in BACKEND_VARIABLES}
+    for name in BACKEND_VARIABLES:
+        if environ.get(f"TRADEMATE_API_{name}"):
+            env[name] = environ[f"TRADEMATE_API_{name}"]
+    return env
+
+
 @contextmanager
 def reference_api(workdir: Path, timeout_s: float = API_START_TIMEOUT_S):
     """Start ``python -m trademate_api`` on a free loopback port; yield (url, credentials file); stop it."""
@@ -61,7 +74,9 @@ def reference_api(workdir: Path, timeout_s: float = API_START_TIMEOUT_S):
         str(credentials),
     ]
     with log_path.open("w") as log:
-        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        proc = subprocess.Popen(
+            cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env=api_environment(dict(os.environ))
+        )
     try:
         url = _wait_ready(proc, log_path, timeout_s)
         print(f"Reference TradeMate API started at {url} (pid {proc.pid})", flush=True)
