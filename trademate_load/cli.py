@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 from pathlib import Path
 
-from trademate_load.launcher import launch, main_line
+from trademate_load.launcher import launch, main_line, run_verdict
 from trademate_load.profile import ConfigError, load_profile
 from trademate_load.report.console import render_console
 from trademate_load.rundir import load_run, render_reports
@@ -68,6 +69,7 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         if args.command == "run":
+            started = time.time()
             code = launch(
                 args.profile,
                 host=args.host,
@@ -78,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
                 workers=args.workers,
                 web_port=args.web_port,
             )
-            print(main_line(code), flush=True)
+            print(main_line(code, run_verdict(args.report_dir, started)), flush=True)
             return code
         if args.command == "report":
             return _report(args.run_dir)

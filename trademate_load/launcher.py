@@ -8,6 +8,7 @@ every sample so far while the API keeps answering until Locust is done.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -184,6 +185,19 @@ def launch(
         return exc.exit_code
 
 
-def main_line(code: int) -> str:
+def run_verdict(report_dir: str, since_ts: float) -> str | None:
+    """The verdict of the run directory ``latest`` points at, if that run was written after ``since_ts``."""
+    summary = Path(report_dir) / "latest" / "summary.json"
+    try:
+        if summary.stat().st_mtime >= since_ts:
+            return json.loads(summary.read_text())["verdict"]
+    except (OSError, ValueError, KeyError):
+        pass
+    return None
+
+
+def main_line(code: int, verdict: str | None = None) -> str:
     """The last line a make target prints."""
-    return f"[trademate] {verdict_line(code)}" if code in (0, 1, 2, 3) else f"[trademate] failed (exit {code})"
+    if code not in (0, 1, 2, 3):
+        return f"[trademate] failed (exit {code})"
+    return f"[trademate] {verdict_line(code, verdict)}"

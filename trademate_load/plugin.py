@@ -192,7 +192,7 @@ class Suite:
         if "tiers" in self.last_summary:
             print("\n" + render_console(self.last_summary), flush=True)
         else:
-            print(verdict_line(exit_code), flush=True)
+            print(verdict_line(exit_code, self.last_summary.get("verdict")), flush=True)
 
 
 def _refuse_bad_profile_in_web_ui(suite: Suite) -> None:

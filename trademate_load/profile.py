@@ -129,6 +129,7 @@ class Profile:
     stages: tuple[Stage, ...] = ()
     latency: str = "corrected"
     symbols: tuple[str, ...] = DEFAULT_SYMBOLS
+    strict: bool = False
     path: str = ""
 
     def warmup_for(self, run_time_s: float) -> float:
@@ -158,6 +159,7 @@ class Profile:
             "tiers": {t: asdict(load) for t, load in self.tiers.items()},
             "stages": [asdict(s) for s in self.stages],
             "symbols": list(self.symbols),
+            "strict": self.strict,
         }
 
 
@@ -292,7 +294,7 @@ def _parse_stages(data: Any, tiers: dict[str, TierLoad], path: Path) -> tuple[St
     return tuple(stages)
 
 
-PROFILE_KEYS = ["name", "run_time", "warmup", "spawn_rate", "tiers", "sla", "stages", "latency", "symbols"]
+PROFILE_KEYS = ["name", "run_time", "warmup", "spawn_rate", "tiers", "sla", "stages", "latency", "symbols", "strict"]
 
 
 def parse_profile(data: dict, path: Path) -> Profile:
@@ -317,6 +319,9 @@ def parse_profile(data: dict, path: Path) -> Profile:
     symbols = data.get("symbols", list(DEFAULT_SYMBOLS))
     if not isinstance(symbols, list) or not symbols or not all(isinstance(s, str) and s for s in symbols):
         raise ConfigError(path, "symbols", f"expected a non-empty list of ticker strings, got {symbols!r}")
+    strict = data.get("strict", False)
+    if not isinstance(strict, bool):
+        raise ConfigError(path, "strict", f"expected true or false, got {strict!r}")
     sla_ref = data.get("sla")
     if not isinstance(sla_ref, str) or not sla_ref:
         raise ConfigError(path, "sla", f"expected the path of an SLA file such as sla.yaml, got {sla_ref!r}")
@@ -335,6 +340,7 @@ def parse_profile(data: dict, path: Path) -> Profile:
         stages=_parse_stages(data.get("stages"), tiers, path),
         latency=latency,
         symbols=tuple(symbols),
+        strict=strict,
         path=str(path),
     )
 

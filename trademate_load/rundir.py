@@ -56,12 +56,12 @@ def write_json(path: Path, data: dict[str, Any]) -> None:
     _write_text(path, json.dumps(data, indent=2, allow_nan=False) + "\n")
 
 
-def run_inputs(run: dict[str, Any]) -> tuple[dict[str, TierLoad], Sla, Window, str]:
+def run_inputs(run: dict[str, Any]) -> tuple[dict[str, TierLoad], Sla, Window, str, bool]:
     """What the SLA engine needs, read back from run.json's plain values."""
     tiers = {tier: TierLoad(**load) for tier, load in run["settings"]["tiers"].items()}
     sla = parse_sla({"tiers": run["sla"], "endpoints": run.get("sla_endpoints") or {}}, "run.json:sla")
     window = Window(run["started_ts"] + run["warmup_s"], run["ended_ts"])
-    return tiers, sla, window, run["latency_basis"]
+    return tiers, sla, window, run["latency_basis"], bool(run["settings"].get("strict", False))
 
 
 def render_reports(run_dir: Path, frame: pd.DataFrame, run: dict[str, Any]) -> tuple[Verdict, dict[str, Any]]:

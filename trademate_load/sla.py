@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from trademate_load.profile import ENDPOINT_METRICS, SLA_METRICS, Sla, TierLoad
+from trademate_load.stats import percentile_interval, wilson_interval
 
 PERCENTILE_METHOD = "inverted_cdf"
 EXIT_PASS, EXIT_BREACH, EXIT_INVALID, EXIT_NO_DATA = 0, 1, 2, 3
@@ -51,24 +52,41 @@ class Window:
 
 @dataclass(frozen=True)
 class Check:
-    """One threshold compared with its measured figure; ``actual`` None means it could not be measured."""
+    """One threshold against its measured figure and, where it has one, the figure's 95% interval.
+
+    ``actual`` None: not measured. With an interval (``low``/``high``; None for an end the sample cannot
+    bound) the check passes or fails only when the whole interval lies on one side of the limit, and is
+    inconclusive when it straddles it; without one (the mean) the point figure decides.
+    """
 
     name: str
     op: str
     limit: float
     actual: float | None
     endpoint: str | None = None
+    interval: tuple[float | None, float | None] | None = None
 
     @property
     def status(self) -> str:
         if self.actual is None:
             return "not_measured"
-        ok = self.actual < self.limit if self.op == "<" else self.actual >= self.limit
-        return "passed" if ok else "failed"
+        if self.interval is None:
+            return "passed" if _holds(self.actual, self.op, self.limit) else "failed"
+        low, high = self.interval
+        good_end, bad_end = (high, low) if self.op == "<" else (low, high)
+        if good_end is not None and _holds(good_end, self.op, self.limit):
+            return "passed"
+        if bad_end is not None and not _holds(bad_end, self.op, self.limit):
+            return "failed"
+        return "inconclusive"
 
     @property
     def passed(self) -> bool | None:
         return {"passed": True, "failed": False}.get(self.status)
+
+
+def _holds(value: float, op: str, limit: float) -> bool:
+    return value < limit if op == "<" else value >= limit
 
 
 def latency_stats(values: np.ndarray) -> dict[str, float | None]:
@@ -103,6 +121,8 @@ class TierResult:
     cache_hit_rate: float | None
     latency_basis: str
     missed_schedule: int
+    intervals: dict[str, tuple[float | None, float | None]] = field(default_factory=dict)
+    error_budget: dict[str, float] | None = None
     checks: list[Check] = field(default_factory=list)
 
     @property
@@ -122,11 +142,12 @@ class EndpointResult:
     requests: int
     failures: int
     latency_ms: dict[str, float | None]
+    intervals: dict[str, tuple[float | None, float | None]]
 
 
 @dataclass
 class Verdict:
-    """The outcome of a run: pass, fail or no_data, with the exit code the suite returns."""
+    """The outcome of a run: pass, fail, inconclusive or no_data, with the exit code the suite returns."""
 
     status: str
     exit_code: int
@@ -150,38 +171,70 @@ def _ratio(numerator: int, denominator: int) -> float | None:
     return numerator / denominator if denominator else None
 
 
+def _latency_intervals(latency: np.ndarray) -> dict[str, tuple[float | None, float | None]]:
+    return {"p95_ms": percentile_interval(latency, 0.95), "p99_ms": percentile_interval(latency, 0.99)}
+
+
 def _tier_result(tier: str, rows: pd.DataFrame, load: TierLoad, sla: Sla, window: Window, basis: str) -> TierResult:
-    column = "latency_co_ms" if basis == "corrected" else "latency_ms"
-    latency = rows[column].to_numpy()
+    latency = rows[basis_column(basis)].to_numpy()
     ok = rows["ok"].to_numpy()
-    n = len(rows)
+    n, succeeded = len(rows), int(ok.sum())
     limits = sla.tiers[tier]
     db = rows["db_ms"].dropna().to_numpy()
     cache = rows["cache"]
     hits, misses = int((cache == "hit").sum()), int((cache == "miss").sum())
     late = (rows["ts"] - rows["intended_ts"]).to_numpy() > load.period_s
-    within = int((ok & (latency < limits.p95_ms)).sum()) if limits.p95_ms is not None else int(ok.sum())
+    within = int((ok & (latency < limits.p95_ms)).sum()) if limits.p95_ms is not None else succeeded
+    success_low, success_high = wilson_interval(succeeded, n)
     result = TierResult(
         tier=tier,
         requests=n,
-        failures=int(n - ok.sum()),
+        failures=n - succeeded,
         responses=int((rows["status"] != 0).sum()),
         rps=n / window.duration_s if window.duration_s > 0 else 0.0,
         target_rps=load.rps,
         latency_ms=latency_stats(latency),
         service_latency_ms=latency_stats(rows["latency_ms"].to_numpy()),
-        success_rate=_ratio(int(ok.sum()), n),
+        success_rate=_ratio(succeeded, n),
         sla_compliance=_ratio(within, n),
         db_ms_p95=float(np.percentile(db, 95, method=PERCENTILE_METHOD)) if len(db) else None,
         cache_hit_rate=_ratio(hits, hits + misses),
         latency_basis=basis,
         missed_schedule=int(late.sum()),
+        intervals={
+            **_latency_intervals(latency),
+            "db_ms_p95": percentile_interval(db, 0.95),
+            "success_rate": (success_low, success_high),
+            "error_rate": (
+                None if success_high is None else 1 - success_high,
+                None if success_low is None else 1 - success_low,
+            ),
+            "sla_compliance": wilson_interval(within, n),
+            "cache_hit_rate": wilson_interval(hits, hits + misses),
+        },
+        error_budget=error_budget(n, n - succeeded, limits.success_rate),
     )
     for metric, op in SLA_METRICS.items():
         limit = getattr(limits, metric)
         if limit is not None:
-            result.checks.append(Check(CHECK_FIGURES[metric], op, limit, _finite(result.figure(CHECK_FIGURES[metric]))))
+            name = CHECK_FIGURES[metric]
+            actual = _finite(result.figure(name))
+            result.checks.append(Check(name, op, limit, actual, interval=result.intervals.get(name)))
     return result
+
+
+def error_budget(requests: int, failures: int, success_target: float | None) -> dict[str, float] | None:
+    """Failures the success target allows over these requests, and the share of that allowance used."""
+    if success_target is None:
+        return None
+    allowed = (1.0 - success_target) * requests
+    burned = failures / allowed if allowed > 0 else (0.0 if failures == 0 else math.inf)
+    return {"allowed": allowed, "failures": failures, "burned": burned, "left": max(allowed - failures, 0.0)}
+
+
+def basis_column(basis: str) -> str:
+    """The sample column holding the latency of a basis: corrected or service time."""
+    return "latency_co_ms" if basis == "corrected" else "latency_ms"
 
 
 def _finite(value: float | None) -> float | None:
@@ -189,32 +242,31 @@ def _finite(value: float | None) -> float | None:
 
 
 def _endpoint_results(rows: pd.DataFrame, basis: str) -> list[EndpointResult]:
-    column = "latency_co_ms" if basis == "corrected" else "latency_ms"
     results = []
     for (tier, name), group in rows.groupby(["tier", "endpoint"], sort=True):
-        ok = group["ok"].to_numpy()
-        results.append(
-            EndpointResult(tier, name, len(group), int(len(group) - ok.sum()), latency_stats(group[column].to_numpy()))
-        )
+        latency = group[basis_column(basis)].to_numpy()
+        n, succeeded = len(group), int(group["ok"].to_numpy().sum())
+        intervals = {**_latency_intervals(latency), "success_rate": wilson_interval(succeeded, n)}
+        results.append(EndpointResult(tier, name, n, n - succeeded, latency_stats(latency), intervals))
     return results
 
 
-def _endpoint_checks(endpoints: list[EndpointResult], rows: pd.DataFrame, sla: Sla) -> dict[str, list[Check]]:
+def _endpoint_checks(endpoints: list[EndpointResult], sla: Sla) -> dict[str, list[Check]]:
     checks: dict[str, list[Check]] = {}
     by_key = {(e.tier, e.name): e for e in endpoints}
     for tier, per_endpoint in sla.endpoints.items():
         for name, limits in per_endpoint.items():
             result = by_key.get((tier, name))
-            for metric in ENDPOINT_METRICS:
-                if metric not in limits:
-                    continue
+            for metric in (m for m in ENDPOINT_METRICS if m in limits):
                 if result is None:
-                    actual = None
+                    actual, interval = None, None
                 elif metric == "success_rate":
                     actual = _ratio(result.requests - result.failures, result.requests)
+                    interval = result.intervals[metric]
                 else:
-                    actual = result.latency_ms[metric.removesuffix("_ms")]
-                checks.setdefault(tier, []).append(Check(metric, SLA_METRICS[metric], limits[metric], actual, name))
+                    actual, interval = result.latency_ms[metric.removesuffix("_ms")], result.intervals.get(metric)
+                check = Check(metric, SLA_METRICS[metric], limits[metric], actual, name, interval)
+                checks.setdefault(tier, []).append(check)
     return checks
 
 
@@ -234,30 +286,41 @@ def _errors(rows: pd.DataFrame) -> list[dict]:
     ]
 
 
-def evaluate(frame: pd.DataFrame, tiers: dict[str, TierLoad], sla: Sla, window: Window, basis: str) -> Verdict:
-    """Judge the samples of ``frame`` that fall in ``window`` against ``sla`` for each tier of ``tiers``."""
+def _label(tier: str, check: Check) -> str:
+    return f"{tier}.{check.name}" + (f"[{check.endpoint}]" if check.endpoint else "")
+
+
+def evaluate(
+    frame: pd.DataFrame, tiers: dict[str, TierLoad], sla: Sla, window: Window, basis: str, strict: bool = False
+) -> Verdict:
+    """Judge the samples of ``frame`` that fall in ``window`` against ``sla`` for each tier of ``tiers``.
+
+    Inconclusive checks (an interval straddling its limit) fail the gate only when ``strict``.
+    """
     rows = in_window(frame, window)
     results = {
         tier: _tier_result(tier, rows[rows["tier"] == tier], load, sla, window, basis) for tier, load in tiers.items()
     }
     endpoints = _endpoint_results(rows, basis)
-    for tier, checks in _endpoint_checks(endpoints, rows, sla).items():
+    for tier, checks in _endpoint_checks(endpoints, sla).items():
         if tier in results:
             results[tier].checks.extend(checks)
-    failed = [
-        f"{t}.{c.name}" + (f"[{c.endpoint}]" if c.endpoint else "")
-        for t, r in results.items()
-        for c in r.checks
-        if c.status == "failed"
-    ]
+    by_status: dict[str, list[str]] = {}
+    for tier, result in results.items():
+        for check in result.checks:
+            by_status.setdefault(check.status, []).append(_label(tier, check))
     silent = [tier for tier, r in results.items() if r.responses == 0]
     if rows.empty or (rows["status"] == 0).all():
         status, code = "no_data", EXIT_NO_DATA
         reason = "no samples in the SLA window" if rows.empty else "the target never answered"
-    elif failed:
-        status, code, reason = "fail", EXIT_BREACH, "breached: " + ", ".join(failed)
+    elif "failed" in by_status:
+        status, code, reason = "fail", EXIT_BREACH, "breached: " + ", ".join(by_status["failed"])
     elif silent:
         status, code, reason = "no_data", EXIT_NO_DATA, "no response measured for tier " + ", ".join(silent)
+    elif "inconclusive" in by_status:
+        status, code = "inconclusive", EXIT_BREACH if strict else EXIT_PASS
+        reason = "too few samples to decide " + ", ".join(by_status["inconclusive"])
+        reason += " (strict: counted as a breach)" if strict else " (not strict: not counted as a breach)"
     else:
         status, code, reason = "pass", EXIT_PASS, "every SLA met"
     return Verdict(status, code, reason, results, endpoints, _errors(rows), window)

@@ -48,7 +48,8 @@ def test_smoke_run_passes_and_writes_a_complete_run_directory(smoke_run):
     run = json.loads((run_dir / "run.json").read_text())
     assert run["exit_code"] == 0 and run["profile"] == "smoke" and run["run_id"] == run_dir.name
     assert run["sla"]["premium"]["p95_ms"] == 50
-    assert proc.stdout.rstrip().splitlines()[-1] == "Every SLA met (exit 0)"
+    verdict = json.loads((run_dir / "summary.json").read_text())["verdict"]
+    assert proc.stdout.rstrip().splitlines()[-1] == verdict_line(0, verdict)
 
 
 def test_summary_follows_the_schema_and_comes_from_raw_samples(smoke_run):
@@ -56,7 +57,9 @@ def test_summary_follows_the_schema_and_comes_from_raw_samples(smoke_run):
     run_dir = only_run_dir(report_dir)
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["schema"] == "trademate-load/summary/1"
-    assert summary["verdict"] == "pass" and summary["exit_code"] == 0
+    # A short light run cannot show 99.95% success (about 8,000 requests are needed): inconclusive, not failed.
+    assert summary["verdict"] in ("pass", "inconclusive") and summary["exit_code"] == 0
+    assert not summary["strict"]
     samples = pd.read_parquet(run_dir / "samples.parquet")
     assert list(samples.columns) == list(COLUMNS)
     window = samples[samples["ts"] >= summary["window"]["start_ts"]]
@@ -178,7 +181,8 @@ def test_make_style_run_starts_and_stops_the_reference_api(tmp_path):
     proc = run_suite("run", "smoke", "--run-time", "5s", "--report-dir", str(tmp_path), timeout=180)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert "Reference TradeMate API started at http://127.0.0.1:" in proc.stdout
-    assert proc.stdout.rstrip().splitlines()[-1] == "[trademate] Every SLA met (exit 0)"
+    verdict = json.loads((only_run_dir(tmp_path) / "summary.json").read_text())["verdict"]
+    assert proc.stdout.rstrip().splitlines()[-1] == f"[trademate] {verdict_line(0, verdict)}"
     assert (only_run_dir(tmp_path) / "summary.json").exists()
 
 
@@ -218,7 +222,9 @@ def test_web_ui_form_runs_the_profile_and_a_stop_writes_the_run_directory(api, t
     finally:
         proc.terminate()
         out, _ = proc.communicate(timeout=30)
-    assert verdict_line(summary["exit_code"]) in out  # the verdict table is printed when a UI test stops
+    assert (
+        verdict_line(summary["exit_code"], summary["verdict"]) in out
+    )  # the verdict table is printed when a UI test stops
 
 
 def test_with_host_and_credentials_the_suite_starts_no_api(api, tmp_path):

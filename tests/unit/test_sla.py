@@ -42,12 +42,20 @@ def test_hand_computed_figures_and_checks():
     assert tier.db_ms_p95 == 1.0
     assert tier.latency_ms["p95"] == 5.0  # the 950th smallest of 1000: 10 at 2 ms, then 940 at 5 ms
     assert tier.latency_ms["p99"] == 60.0
-    assert check(verdict, "premium", "p95_ms").status == "passed"
-    assert check(verdict, "premium", "sla_compliance").status == "failed"
-    assert check(verdict, "premium", "success_rate").status == "failed"
+    assert tier.error_budget == {
+        "allowed": pytest.approx(0.5),
+        "failures": 10,
+        "burned": pytest.approx(20.0),
+        "left": 0.0,
+    }
+    # The point p95 (5 ms) is under 50 ms, but 950 of 1000 is too close to the edge: its interval reaches 60 ms.
+    assert check(verdict, "premium", "p95_ms").interval == (5.0, 60.0)
+    assert check(verdict, "premium", "p95_ms").status == "inconclusive"
+    assert check(verdict, "premium", "success_rate").status == "failed"  # Wilson upper bound 0.9946 < 0.9995
     assert check(verdict, "premium", "error_rate").actual == pytest.approx(0.01)
-    assert check(verdict, "premium", "error_rate").status == "failed"  # 0.01 is not < 0.01
-    assert check(verdict, "premium", "cache_hit_rate").status == "failed"
+    assert check(verdict, "premium", "error_rate").status == "inconclusive"  # [0.0054, 0.0183] straddles 1%
+    assert check(verdict, "premium", "sla_compliance").status == "inconclusive"  # [0.924, 0.953] straddles 95%
+    assert check(verdict, "premium", "mean_ms").status == "passed"  # the mean is judged on its point value
     assert verdict.status == "fail" and verdict.exit_code == EXIT_BREACH
     assert verdict.errors == [
         {"tier": "premium", "endpoint": "GET /api/v1/portfolio", "status": 500, "error": "HTTPError: 500", "count": 10}
@@ -55,17 +63,34 @@ def test_hand_computed_figures_and_checks():
 
 
 def test_healthy_run_passes_and_unreported_figures_are_not_measured():
-    verdict = evaluate(frame_of(np.full(2000, 3.0)), LOADS, SLA, Window(T0, T0 + 10), "corrected")
+    verdict = evaluate(frame_of(np.full(20_000, 3.0)), LOADS, SLA, Window(T0, T0 + 10), "corrected")
     assert verdict.status == "pass" and verdict.exit_code == EXIT_PASS
     assert check(verdict, "premium", "db_ms_p95").status == "not_measured"
     assert check(verdict, "premium", "db_ms_p95").passed is None
     assert check(verdict, "premium", "cache_hit_rate").status == "not_measured"
 
 
+@pytest.mark.parametrize(("strict", "code"), [(False, EXIT_PASS), (True, EXIT_BREACH)])
+def test_too_few_samples_is_inconclusive_and_fails_only_when_strict(strict, code):
+    # 1000 flawless requests cannot show 99.95% success: Wilson's lower bound is 0.9962.
+    verdict = evaluate(frame_of(np.full(1000, 3.0)), LOADS, SLA, Window(T0, T0 + 10), "service", strict=strict)
+    assert check(verdict, "premium", "success_rate").status == "inconclusive"
+    assert verdict.status == "inconclusive" and verdict.exit_code == code
+    assert "premium.success_rate" in verdict.reason
+
+
+def test_p99_from_50_samples_is_inconclusive():
+    verdict = evaluate(frame_of(np.full(50, 3.0)), LOADS, SLA, Window(T0, T0 + 10), "service")
+    p99 = check(verdict, "premium", "p99_ms")
+    assert p99.actual == 3.0 and p99.interval[1] is None  # the sample cannot bound the 99th percentile from above
+    assert p99.status == "inconclusive"
+
+
 def test_corrected_latency_is_the_default_basis_and_counts_missed_schedule():
-    # Every request sent 2 s late: service time is fine, the corrected latency is not.
-    latency = np.full(1000, 4.0)
-    late = np.r_[np.zeros(900), np.full(100, 2.0)]
+    # 2% of requests sent 2 s late: service time is fine, the corrected latency is not.
+    n = 20_000
+    latency = np.full(n, 4.0)
+    late = np.r_[np.zeros(n - 400), np.full(400, 2.0)]
     frame = frame_of(latency, late_s=late)
     service = evaluate(frame, LOADS, SLA, Window(T0, T0 + 10), "service")
     corrected = evaluate(frame, LOADS, SLA, Window(T0, T0 + 10), "corrected")
@@ -73,15 +98,15 @@ def test_corrected_latency_is_the_default_basis_and_counts_missed_schedule():
     assert corrected.status == "fail"
     assert corrected.tiers["premium"].latency_ms["p99"] == pytest.approx(2004.0)
     assert corrected.tiers["premium"].service_latency_ms["p99"] == 4.0
-    assert corrected.tiers["premium"].missed_schedule == 100  # later than one period (0.1 s)
+    assert corrected.tiers["premium"].missed_schedule == 400  # later than one period (0.1 s)
 
 
 def test_warmup_outside_the_window_is_excluded():
     warm = frame_of(np.full(100, 900.0), start=T0, duration=2)
-    steady = frame_of(np.full(1000, 3.0), start=T0 + 2, duration=8)
+    steady = frame_of(np.full(20_000, 3.0), start=T0 + 2, duration=8)
     frame = pd.concat([warm, steady], ignore_index=True)
     verdict = evaluate(frame, LOADS, SLA, Window(T0 + 2, T0 + 10), "service")
-    assert verdict.tiers["premium"].requests == 1000
+    assert verdict.tiers["premium"].requests == 20_000
     assert verdict.tiers["premium"].latency_ms["max"] == 3.0
     assert verdict.status == "pass"
 

@@ -21,7 +21,7 @@ _ROWS = (  # (label, how to read the figure from a tier's summary, check name or
     ("cache hit rate", lambda t: t["cache_hit_rate"], "cache_hit_rate", "%"),
     ("missed schedule", lambda t: t["missed_schedule"], None, ""),
 )
-_RESULT = {"passed": "pass", "failed": "FAIL", "not_measured": "not measured"}
+_RESULT = {"passed": "pass", "failed": "FAIL", "not_measured": "not measured", "inconclusive": "inconclusive"}
 
 
 def _value(value: Any, unit: str) -> str:
@@ -36,7 +36,10 @@ def _value(value: Any, unit: str) -> str:
     return str(value)
 
 
-def verdict_line(exit_code: int) -> str:
+def verdict_line(exit_code: int, verdict: str | None = None) -> str:
+    """``SLA breached (exit 1)``: the exit code and what it means (an inconclusive verdict says so)."""
+    if verdict == "inconclusive":
+        return f"SLA inconclusive: too few samples to decide (exit {exit_code})"
     meaning = EXIT_MEANINGS.get(exit_code, "unexpected failure")
     return f"{meaning[0].upper()}{meaning[1:]} (exit {exit_code})"
 
@@ -67,6 +70,6 @@ def render_console(summary: dict[str, Any]) -> str:
     lines += [
         "",
         f"Verdict: {summary['verdict'].upper()}: {summary.get('reason', '')}",
-        verdict_line(summary["exit_code"]),
+        verdict_line(summary["exit_code"], summary["verdict"]),
     ]
     return "\n".join(lines)

@@ -21,7 +21,7 @@ from trademate_load.report import charts
 from trademate_load.sla import EXIT_MEANINGS
 
 TEMPLATE = "report.html.j2"
-VERDICTS = {"pass": ("PASS", "pass"), "fail": ("FAIL", "fail")}
+VERDICTS = {"pass": ("PASS", "pass"), "fail": ("FAIL", "fail"), "inconclusive": ("INCONCLUSIVE", "inconclusive")}
 NO_DATA = ("NO DATA", "nodata")
 STATUSES = {True: "passed", False: "failed", None: "not_measured"}
 PERCENTILES = ("mean", "p50", "p95", "p99", "max")

@@ -25,6 +25,17 @@ def render_junit(summary: dict[str, Any]) -> str:
             if check["status"] == "failed":
                 suite_failed += 1
                 ET.SubElement(case, "failure", message=text, type="SLABreach").text = text
+            elif check["status"] == "inconclusive" and summary.get("strict"):
+                suite_failed += 1
+                message = f"{text}: inconclusive, its 95% interval {check.get('ci95')} straddles the limit (strict)"
+                ET.SubElement(case, "failure", message=message, type="SLAInconclusive").text = message
+            elif check["status"] == "inconclusive":
+                suite_skipped += 1
+                ET.SubElement(
+                    case,
+                    "skipped",
+                    message=f"{text}: inconclusive, its 95% interval {check.get('ci95')} straddles the limit",
+                )
             elif check["status"] == "not_measured":
                 suite_skipped += 1
                 ET.SubElement(case, "skipped", message=f"{check['name']} not measured (target did not report it)")

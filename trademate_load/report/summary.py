@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from trademate_load.sla import Check, TierResult, Verdict
@@ -26,6 +27,8 @@ def check_dict(check: Check) -> dict[str, Any]:
         "passed": check.passed,
         "status": check.status,
     }
+    if check.interval is not None:
+        out["ci95"] = [_round(end, 6) for end in check.interval]
     if check.endpoint:
         out["endpoint"] = check.endpoint
     return out
@@ -45,6 +48,9 @@ def _tier(result: TierResult) -> dict[str, Any]:
         "cache_hit_rate": _round(result.cache_hit_rate, 6),
         "latency_basis": result.latency_basis,
         "missed_schedule": result.missed_schedule,
+        "error_budget": None
+        if result.error_budget is None
+        else {k: _round(v, 6) if math.isfinite(v) else None for k, v in result.error_budget.items()},
         "checks": [check_dict(c) for c in result.checks],
     }
 
@@ -61,6 +67,7 @@ def build_summary(verdict: Verdict, run: dict[str, Any]) -> dict[str, Any]:
         "verdict": verdict.status,
         "exit_code": verdict.exit_code,
         "reason": verdict.reason,
+        "strict": bool(run.get("settings", {}).get("strict", False)),
         "window": {
             "start_ts": verdict.window.start_ts,
             "end_ts": verdict.window.end_ts,
