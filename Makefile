@@ -1,6 +1,7 @@
 # TradeMate load & SLA suite. Every target bootstraps .venv from requirements.txt on first use.
 # Variables: HOST (external API URL; unset: start the reference API), CREDENTIALS (tokens CSV for HOST),
-# RUN_TIME (30s, 2m), REPORT_DIR (default reports), WORKERS (Locust worker processes), PROFILE (make ui),
+# RUN_TIME (30s, 2m), REPORT_DIR (default reports), WORKERS (Locust worker processes), BASELINE (an earlier
+# run directory to gate regressions against), PROFILE (make ui),
 # PORT (make api, default 8000).
 
 PYTHON ?= python3.11
@@ -11,12 +12,13 @@ CREDENTIALS ?=
 RUN_TIME ?=
 REPORT_DIR ?= reports
 WORKERS ?= 0
+BASELINE ?=
 PROFILE ?= mixed
 PORT ?= 8000
 PYTEST_ARGS ?=
 
 RUN_PROFILE = $(PY) -m trademate_load run $(1) --host "$(HOST)" --credentials "$(CREDENTIALS)" \
-	--run-time "$(RUN_TIME)" --report-dir "$(REPORT_DIR)" --workers "$(WORKERS)"
+	--run-time "$(RUN_TIME)" --report-dir "$(REPORT_DIR)" --workers "$(WORKERS)" --baseline "$(BASELINE)"
 
 .PHONY: loadtest loadtest-premium loadtest-shared loadtest-smoke ui api test lint format bench clean
 

@@ -57,3 +57,32 @@ def frame_of(
         "worker": ["local"] * n,
     }
     return normalize(pd.DataFrame(data, columns=list(COLUMNS)))
+
+
+def write_synthetic_run(run_dir, latency_ms, *, profile="premium", seconds=60.0):
+    """A real run directory (samples.parquet, run.json and every report) for premium samples ``latency_ms``."""
+    from trademate_load.profile import load_profile
+    from trademate_load.rundir import iso, write_run
+
+    loaded = load_profile(profile)
+    frame = frame_of(latency_ms, duration=seconds, cache=["hit"] * len(latency_ms), db=np.full(len(latency_ms), 0.2))
+    run = {
+        "run_id": run_dir.name,
+        "profile": loaded.name,
+        "host": "http://127.0.0.1:1",
+        "started_at": iso(T0),
+        "ended_at": iso(T0 + seconds),
+        "started_ts": T0,
+        "ended_ts": T0 + seconds,
+        "warmup_s": 0.0,
+        "interrupted": False,
+        "exit_code": None,
+        "samples": len(frame),
+        "latency_basis": loaded.latency,
+        "versions": {},
+        "settings": loaded.settings(),
+        "sla": {tier: vars(limits) for tier, limits in loaded.sla.tiers.items()},
+        "sla_endpoints": {},
+    }
+    run_dir.mkdir(parents=True)
+    return write_run(run_dir, frame, run)

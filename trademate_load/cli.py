@@ -1,7 +1,8 @@
 """``python -m trademate_load``: run a profile, re-render a run directory, or validate a profile.
 
     python -m trademate_load run premium [--host URL --credentials FILE] [--run-time 30s] [--ui]
-    python -m trademate_load report reports/<run-id>
+    python -m trademate_load report reports/<run-id> [--baseline reports/<earlier-id>]
+    python -m trademate_load compare reports/<baseline-id> reports/<run-id>
     python -m trademate_load validate profiles/premium.yaml
 
 Exit codes: 0 every SLA met, 1 an SLA breached, 2 invalid input, 3 could not measure.
@@ -10,15 +11,17 @@ Exit codes: 0 every SLA met, 1 an SLA breached, 2 invalid input, 3 could not mea
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from pathlib import Path
 
+from trademate_load import gate
 from trademate_load.launcher import launch, main_line, run_verdict
 from trademate_load.profile import ConfigError, load_profile
-from trademate_load.report.console import render_console
-from trademate_load.rundir import load_run, render_reports
-from trademate_load.sla import EXIT_INVALID, EXIT_NO_DATA, EXIT_PASS
+from trademate_load.report.console import render_baseline, render_console
+from trademate_load.rundir import load_run, read_summary, render_reports
+from trademate_load.sla import EXIT_BREACH, EXIT_INVALID, EXIT_NO_DATA, EXIT_PASS
 
 
 class _Parser(argparse.ArgumentParser):
@@ -37,25 +40,41 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--run-time", default="", help="override the profile's run time (30s, 2m)")
     run.add_argument("--report-dir", default="reports")
     run.add_argument("--workers", type=int, default=0, help="Locust worker processes (0: one process)")
+    run.add_argument("--baseline", default="", help="an earlier run directory to gate regressions against")
     run.add_argument("--ui", action="store_true", help="open the Locust web UI instead of running headless")
     run.add_argument("--web-port", type=int, default=8089)
     report = commands.add_parser("report", help="rebuild summary.json, junit.xml and index.html of a run directory")
     report.add_argument("run_dir", type=Path)
+    report.add_argument("--baseline", type=Path, help="gate against this earlier run directory instead")
+    compare = commands.add_parser("compare", help="compare a run with a baseline run; exit 1 on regression")
+    compare.add_argument("baseline", type=Path, help="the earlier run directory")
+    compare.add_argument("run_dir", type=Path, help="the run directory to judge")
     validate = commands.add_parser("validate", help="check a profile and its SLA file")
     validate.add_argument("profile")
     return parser
 
 
-def _report(run_dir: Path) -> int:
+def _report(run_dir: Path, baseline: Path | None) -> int:
     try:
         frame, run = load_run(run_dir)
     except FileNotFoundError as exc:
         print(f"error: {run_dir}: missing {Path(exc.filename).name}", file=sys.stderr)
         return EXIT_INVALID
-    _, summary = render_reports(run_dir, frame, run)
+    if baseline is not None:
+        run = {**run, "baseline": str(baseline), "baseline_summary": read_summary(baseline)}
+    summary = render_reports(run_dir, frame, run)
     print(render_console(summary))
     print(f"Rebuilt {run_dir}/index.html, summary.json and junit.xml from {len(frame)} samples")
     return summary["exit_code"]
+
+
+def _compare(baseline_dir: Path, run_dir: Path) -> int:
+    baseline, current = read_summary(baseline_dir), read_summary(run_dir)
+    run_json = run_dir / "run.json"
+    settings = json.loads(run_json.read_text()).get("settings", {}) if run_json.exists() else {}
+    comparison = gate.compare(current, baseline, gate.tolerances_from(settings))
+    print(render_baseline(comparison))
+    return EXIT_BREACH if comparison["regressions"] else EXIT_PASS
 
 
 def _validate(ref: str) -> int:
@@ -72,6 +91,7 @@ def main(argv: list[str] | None = None) -> int:
             started = time.time()
             code = launch(
                 args.profile,
+                baseline=args.baseline,
                 host=args.host,
                 credentials=args.credentials,
                 ui=args.ui,
@@ -83,7 +103,9 @@ def main(argv: list[str] | None = None) -> int:
             print(main_line(code, run_verdict(args.report_dir, started)), flush=True)
             return code
         if args.command == "report":
-            return _report(args.run_dir)
+            return _report(args.run_dir, args.baseline)
+        if args.command == "compare":
+            return _compare(args.baseline, args.run_dir)
         return _validate(args.profile)
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -21,6 +21,7 @@ from urllib.parse import urlparse
 
 from trademate_load.profile import ConfigError, load_profile
 from trademate_load.report.console import verdict_line
+from trademate_load.rundir import read_summary
 from trademate_load.sla import EXIT_INVALID, EXIT_NO_DATA
 
 LOCUSTFILE = Path(__file__).resolve().parent.parent / "locustfiles" / "trademate.py"
@@ -108,7 +109,16 @@ def _wait_ready(proc: subprocess.Popen, log_path: Path, timeout_s: float) -> str
 
 
 def locust_command(
-    profile: str, host: str, credentials: Path, *, ui: bool, run_time: str, report_dir: str, workers: int, web_port: int
+    profile: str,
+    host: str,
+    credentials: Path,
+    *,
+    ui: bool,
+    run_time: str,
+    report_dir: str,
+    workers: int,
+    web_port: int,
+    baseline: str = "",
 ) -> list[str]:
     cmd = [
         sys.executable,
@@ -133,6 +143,8 @@ def locust_command(
         cmd += ["--run-time", run_time]
     if workers:
         cmd += ["--processes", str(workers)]
+    if baseline:
+        cmd += ["--baseline", baseline]
     return cmd
 
 
@@ -164,11 +176,21 @@ def launch(
     report_dir: str = "reports",
     workers: int = 0,
     web_port: int = 8089,
+    baseline: str = "",
 ) -> int:
     """Run one profile end to end and return the suite's exit code."""
     try:
         load_profile(profile)
-        options = {"ui": ui, "run_time": run_time, "report_dir": report_dir, "workers": workers, "web_port": web_port}
+        if baseline:
+            read_summary(Path(baseline))  # refuse a bad baseline before starting anything
+        options = {
+            "ui": ui,
+            "run_time": run_time,
+            "report_dir": report_dir,
+            "workers": workers,
+            "web_port": web_port,
+            "baseline": baseline,
+        }
         if host:
             host = check_host(host)
             if not credentials:

@@ -27,7 +27,7 @@ from trademate_load.collector import Collector
 from trademate_load.credentials import AccountPool, read_credentials
 from trademate_load.profile import ConfigError, Profile, load_profile
 from trademate_load.report.console import render_console, verdict_line
-from trademate_load.rundir import iso, new_run_dir, write_run
+from trademate_load.rundir import iso, new_run_dir, read_summary, write_run
 from trademate_load.sla import EXIT_INVALID, EXIT_NO_DATA
 
 logger = logging.getLogger(__name__)
@@ -42,6 +42,13 @@ def add_arguments(parser) -> None:
         env_var="TRADEMATE_CREDENTIALS",
         default="",
         help="CSV of users' tokens (user_id,plan,tier,token) as the API's seeding step writes it",
+    )
+    group.add_argument(
+        "--baseline",
+        metavar="RUN_DIR",
+        env_var="TRADEMATE_BASELINE",
+        default="",
+        help="an earlier run directory: fail on regression against it (tolerance from the profile)",
     )
     group.add_argument(
         "--report-dir",
@@ -74,6 +81,8 @@ class Suite:
         options = environment.parsed_options
         self.report_dir = Path(options.report_dir)
         self.credentials_path = Path(options.credentials) if options.credentials else None
+        self.baseline_dir = Path(options.baseline) if options.baseline else None
+        self.baseline_summary: dict[str, Any] | None = None
         self.pool: AccountPool | None = None
         runner = environment.runner
         self.is_worker = isinstance(runner, WorkerRunner)
@@ -165,11 +174,13 @@ class Suite:
             "settings": profile.settings(),
             "sla": {tier: vars(limits) for tier, limits in profile.sla.tiers.items()},
             "sla_endpoints": profile.sla.endpoints,
+            "baseline": str(self.baseline_dir) if self.baseline_dir else None,
+            "baseline_summary": self.baseline_summary,
         }
         try:
             run_dir = new_run_dir(self.report_dir, profile.name, run.started_ts)
             info["run_id"] = run_dir.name
-            _, self.last_summary = write_run(run_dir, frame, info)
+            self.last_summary = write_run(run_dir, frame, info)
         except OSError as exc:
             logger.error("could not write the run directory under %s: %s", self.report_dir, exc)
             self.last_summary = {"exit_code": EXIT_NO_DATA, "error": str(exc)}
@@ -216,6 +227,8 @@ def register(environment: Environment) -> Suite:
     environment.trademate = suite
     if not suite.is_worker:
         try:
+            if suite.baseline_dir is not None:
+                suite.baseline_summary = read_summary(suite.baseline_dir)
             suite.load_profile()
         except ConfigError as exc:
             print(f"error: {exc}", file=sys.stderr, flush=True)

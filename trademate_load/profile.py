@@ -16,6 +16,9 @@ from typing import Any
 
 import yaml
 
+from trademate_load.gate import DEFAULT_TOLERANCES, Tolerance
+from trademate_load.gate import FIGURES as GATE_FIGURES
+
 PLANS_BY_TIER: dict[str, tuple[str, ...]] = {"shared": ("LITE", "PRO"), "premium": ("ELITE", "BLACK")}
 TIERS = tuple(PLANS_BY_TIER)
 LATENCY_BASES = ("corrected", "service")
@@ -130,6 +133,7 @@ class Profile:
     latency: str = "corrected"
     symbols: tuple[str, ...] = DEFAULT_SYMBOLS
     strict: bool = False
+    baseline_tolerance: dict[str, Tolerance] = field(default_factory=lambda: dict(DEFAULT_TOLERANCES))
     path: str = ""
 
     def warmup_for(self, run_time_s: float) -> float:
@@ -160,6 +164,7 @@ class Profile:
             "stages": [asdict(s) for s in self.stages],
             "symbols": list(self.symbols),
             "strict": self.strict,
+            "baseline_tolerance": {name: asdict(t) for name, t in self.baseline_tolerance.items()},
         }
 
 
@@ -294,7 +299,25 @@ def _parse_stages(data: Any, tiers: dict[str, TierLoad], path: Path) -> tuple[St
     return tuple(stages)
 
 
-PROFILE_KEYS = ["name", "run_time", "warmup", "spawn_rate", "tiers", "sla", "stages", "latency", "symbols", "strict"]
+PROFILE_KEYS = [
+    "name", "run_time", "warmup", "spawn_rate", "tiers", "sla", "stages", "latency", "symbols", "strict",
+    "baseline_tolerance",
+]  # fmt: skip
+
+
+def _parse_tolerances(data: Any, path: Path) -> dict[str, Tolerance]:
+    if data is None:
+        return dict(DEFAULT_TOLERANCES)
+    tolerances = {}
+    for name, limits in _mapping(data, path, "baseline_tolerance").items():
+        _refuse_unknown({name: 0}, list(GATE_FIGURES), path, "baseline_tolerance.")
+        where = f"baseline_tolerance.{name}"
+        limits = _mapping(limits, path, where)
+        _refuse_unknown(limits, ["pct", "abs"], path, f"{where}.")
+        if not limits:
+            raise ConfigError(path, where, "give pct, abs or both")
+        tolerances[name] = Tolerance(**{k: _number(v, path, f"{where}.{k}") for k, v in limits.items()})
+    return tolerances
 
 
 def parse_profile(data: dict, path: Path) -> Profile:
@@ -341,6 +364,7 @@ def parse_profile(data: dict, path: Path) -> Profile:
         latency=latency,
         symbols=tuple(symbols),
         strict=strict,
+        baseline_tolerance=_parse_tolerances(data.get("baseline_tolerance"), path),
         path=str(path),
     )
 

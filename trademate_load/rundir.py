@@ -18,12 +18,13 @@ from typing import Any
 
 import pandas as pd
 
-from trademate_load.profile import Sla, TierLoad, parse_sla
+from trademate_load import gate
+from trademate_load.profile import ConfigError, Sla, TierLoad, parse_sla
 from trademate_load.report.html import render_html
 from trademate_load.report.junit import render_junit
-from trademate_load.report.summary import build_summary
+from trademate_load.report.summary import SCHEMA, build_summary
 from trademate_load.samples import read_parquet, write_parquet
-from trademate_load.sla import Verdict, Window, evaluate
+from trademate_load.sla import Window, evaluate
 
 logger = logging.getLogger(__name__)
 
@@ -64,16 +65,24 @@ def run_inputs(run: dict[str, Any]) -> tuple[dict[str, TierLoad], Sla, Window, s
     return tiers, sla, window, run["latency_basis"], bool(run["settings"].get("strict", False))
 
 
-def render_reports(run_dir: Path, frame: pd.DataFrame, run: dict[str, Any]) -> tuple[Verdict, dict[str, Any]]:
-    """Evaluate the samples and write summary.json, junit.xml and index.html; run.json gets the exit code."""
-    verdict = evaluate(frame, *run_inputs(run))
-    run = {**run, "exit_code": verdict.exit_code}
+def judge(frame: pd.DataFrame, run: dict[str, Any]) -> dict[str, Any]:
+    """summary.json for a run: the SLA verdict, then the baseline gate when run.json carries a baseline."""
+    summary = build_summary(evaluate(frame, *run_inputs(run)), run)
+    if run.get("baseline_summary"):
+        comparison = gate.compare(summary, run["baseline_summary"], gate.tolerances_from(run["settings"]))
+        summary = gate.apply(summary, comparison)
+    return summary
+
+
+def render_reports(run_dir: Path, frame: pd.DataFrame, run: dict[str, Any]) -> dict[str, Any]:
+    """Judge the samples and write summary.json, junit.xml and index.html; run.json gets the exit code."""
+    summary = judge(frame, run)
+    run = {**run, "exit_code": summary["exit_code"]}
     write_json(run_dir / "run.json", run)
-    summary = build_summary(verdict, run)
     write_json(run_dir / "summary.json", summary)
     _write_text(run_dir / "junit.xml", render_junit(summary))
     _write_text(run_dir / "index.html", render_html(frame, summary, run))
-    return verdict, summary
+    return summary
 
 
 def point_latest(run_dir: Path) -> None:
@@ -85,13 +94,27 @@ def point_latest(run_dir: Path) -> None:
     tmp.replace(link)
 
 
-def write_run(run_dir: Path, frame: pd.DataFrame, run: dict[str, Any]) -> tuple[Verdict, dict[str, Any]]:
+def write_run(run_dir: Path, frame: pd.DataFrame, run: dict[str, Any]) -> dict[str, Any]:
     """Persist the samples and run.json first, then every report, then point ``latest`` here."""
     write_parquet(frame, run_dir / "samples.parquet")
     write_json(run_dir / "run.json", run)
     result = render_reports(run_dir, frame, run)
     point_latest(run_dir)
     return result
+
+
+def read_summary(run_dir: Path) -> dict[str, Any]:
+    """summary.json of an earlier run (a baseline), checked to be one; ConfigError names what is wrong."""
+    path = run_dir / "summary.json"
+    try:
+        summary = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(path, "(file)", "no such file: not a run directory") from None
+    except (OSError, ValueError) as exc:
+        raise ConfigError(path, "(file)", f"cannot read: {exc}") from None
+    if not isinstance(summary, dict) or summary.get("schema") != SCHEMA:
+        raise ConfigError(path, "schema", f"expected {SCHEMA!r}")
+    return summary
 
 
 def load_run(run_dir: Path) -> tuple[pd.DataFrame, dict[str, Any]]:

@@ -67,9 +67,43 @@ def render_console(summary: dict[str, Any]) -> str:
                     f"{c['endpoint']} {c['name']}: {_value(c['actual'], unit)} "
                     f"(target {c['op']} {_value(c['limit'], unit)}) {_RESULT[c['status']]}"
                 )
+    if summary.get("baseline"):
+        lines += ["", render_baseline(summary["baseline"])]
     lines += [
         "",
         f"Verdict: {summary['verdict'].upper()}: {summary.get('reason', '')}",
         verdict_line(summary["exit_code"], summary["verdict"]),
     ]
+    return "\n".join(lines)
+
+
+_BASELINE_UNITS = {"success_rate": "%", "rps": "rps"}
+
+
+def _delta(figure: dict[str, Any], unit: str) -> str:
+    if figure["delta"] is None:
+        return "n/a"
+    if unit == "%":
+        return f"{figure['delta'] * 100:+.3f} pp"
+    pct = "" if figure["delta_pct"] is None else f" ({figure['delta_pct']:+.1f}%)"
+    return f"{figure['delta']:+.2f}{' ms' if unit == 'ms' else ''}{pct}"
+
+
+def render_baseline(comparison: dict[str, Any]) -> str:
+    """Each tier's figures beside the baseline's, with deltas; regressions marked."""
+    lines = [f"Against baseline {comparison['run_id']}:"]
+    header = f"{'scope':<44} {'figure':<13} {'baseline':>12} {'now':>12} {'delta':>20}"
+    lines += [header, "-" * len(header)]
+    for row in comparison["tiers"] + comparison["endpoints"]:
+        scope = row["tier"] + (f" {row['endpoint']}" if "endpoint" in row else "")
+        for name, figure in row["figures"].items():
+            unit = _BASELINE_UNITS.get(name, "ms")
+            flag = "  REGRESSED" if figure["regressed"] else ""
+            lines.append(
+                f"{scope[:44]:<44} {name:<13} {_value(figure['baseline'], unit):>12} "
+                f"{_value(figure['current'], unit):>12} {_delta(figure, unit):>20}{flag}"
+            )
+    lines += [f"note: {note}" for note in comparison["notes"]]
+    regressions = comparison["regressions"]
+    lines.append("Regressions: " + (", ".join(regressions) if regressions else "none"))
     return "\n".join(lines)

@@ -45,6 +45,9 @@ def render_junit(summary: dict[str, Any]) -> str:
         suite.set("skipped", str(suite_skipped))
         suite.set("errors", "0")
         total, failed, skipped = total + len(checks), failed + suite_failed, skipped + suite_skipped
+    if summary.get("baseline"):
+        tests, failures = _baseline_suite(root, summary["baseline"])
+        total, failed = total + tests, failed + failures
     if summary["verdict"] == "no_data":
         suite = ET.SubElement(root, "testsuite", name="sla.run", tests="1", failures="0", errors="1", skipped="0")
         case = ET.SubElement(suite, "testcase", classname="trademate.sla.run", name="measured", time="0")
@@ -55,3 +58,32 @@ def render_junit(summary: dict[str, Any]) -> str:
     root.set("skipped", str(skipped))
     ET.indent(root)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+
+
+def _baseline_suite(root: ET.Element, comparison: dict[str, Any]) -> tuple[int, int]:
+    """One testcase per compared figure that has a tolerance; a regression is a failure."""
+    suite = ET.SubElement(root, "testsuite", name="baseline")
+    tests = failures = 0
+    for row in comparison["tiers"] + comparison["endpoints"]:
+        scope = row["tier"] + (f" [{row['endpoint']}]" if "endpoint" in row else "")
+        for name, figure in row["figures"].items():
+            if figure["tolerance"] is None:
+                continue
+            tests += 1
+            case = ET.SubElement(
+                suite, "testcase", classname=f"trademate.baseline.{row['tier']}", name=f"{scope} {name}", time="0"
+            )
+            text = (
+                f"{name}: {_fmt(figure['current'])} now, {_fmt(figure['baseline'])} in baseline "
+                f"{comparison['run_id']} (tolerance {figure['tolerance']})"
+            )
+            if figure["regressed"]:
+                failures += 1
+                ET.SubElement(case, "failure", message=text, type="Regression").text = text
+            else:
+                ET.SubElement(case, "system-out").text = text
+    suite.set("tests", str(tests))
+    suite.set("failures", str(failures))
+    suite.set("errors", "0")
+    suite.set("skipped", "0")
+    return tests, failures

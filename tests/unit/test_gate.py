@@ -1,0 +1,112 @@
+"""The baseline gate on summaries and on real run directories, through the CLI."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from tests.conftest import ROOT
+from tests.synthetic import write_synthetic_run
+from trademate_load.gate import DEFAULT_TOLERANCES, Tolerance, apply, compare
+
+
+def summary(p95, *, endpoint_p95=None, rps=500.0, success=1.0):
+    latency = {"mean": p95 / 2, "p50": p95 / 3, "p95": p95, "p99": p95 * 2, "max": p95 * 3}
+    return {
+        "run_id": "base",
+        "verdict": "pass",
+        "exit_code": 0,
+        "reason": "every SLA met",
+        "tiers": {
+            "premium": {"latency_ms": latency, "success_rate": success, "rps": rps, "latency_basis": "corrected"}
+        },
+        "endpoints": [
+            {
+                "tier": "premium",
+                "name": "GET /x",
+                "success_rate": success,
+                "latency_ms": {**latency, "p95": endpoint_p95 or p95},
+            }
+        ],
+    }
+
+
+@pytest.mark.parametrize(
+    ("before", "after", "regressed"),
+    [
+        (10.0, 30.0, True),  # three times worse
+        (10.0, 11.9, False),  # +19%
+        (10.0, 12.5, True),  # +25% and +2.5 ms
+        (4.0, 5.5, False),  # +37.5% but only +1.5 ms
+        (10.0, 5.0, False),  # better
+    ],
+)
+def test_p95_tolerance_needs_both_relative_and_absolute(before, after, regressed):
+    comparison = compare(summary(after), summary(before), DEFAULT_TOLERANCES)
+    assert comparison["tiers"][0]["figures"]["p95_ms"]["regressed"] is regressed
+    assert ("premium.p95_ms" in comparison["regressions"]) is regressed
+
+
+def test_lower_is_worse_for_throughput_and_success():
+    tolerances = {"rps": Tolerance(pct=10), "success_rate": Tolerance(abs=0.001)}
+    comparison = compare(summary(10, rps=400, success=0.99), summary(10), tolerances)
+    assert comparison["regressions"] == ["premium.success_rate", "premium.rps", "premium[GET /x].success_rate"]
+    figure = comparison["tiers"][0]["figures"]["rps"]
+    assert (figure["baseline"], figure["current"], figure["delta"], figure["delta_pct"]) == (500.0, 400.0, -100, -20)
+
+
+def test_endpoints_are_compared_too():
+    comparison = compare(summary(10, endpoint_p95=40), summary(10), DEFAULT_TOLERANCES)
+    assert comparison["regressions"] == ["premium[GET /x].p95_ms"]
+
+
+def test_a_regression_fails_a_passing_verdict():
+    gated = apply(summary(30), compare(summary(30), summary(10), DEFAULT_TOLERANCES))
+    assert (gated["verdict"], gated["exit_code"]) == ("fail", 1)
+    assert gated["reason"] == "regressed against baseline base: premium.p95_ms, premium[GET /x].p95_ms"
+    assert gated["baseline"]["run_id"] == "base"
+
+
+def run_cli(*args):
+    return subprocess.run([sys.executable, "-m", "trademate_load", *args], capture_output=True, text=True, cwd=ROOT)
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    root = tmp_path_factory.mktemp("runs")
+    rng = np.random.default_rng(3)
+    base = rng.lognormal(mean=np.log(4.0), sigma=0.4, size=30_000)
+    write_synthetic_run(root / "base", base)
+    write_synthetic_run(root / "same", base.copy())
+    write_synthetic_run(root / "slow", base * 3)
+    return root
+
+
+def test_compare_exits_1_when_latencies_triple(runs):
+    proc = run_cli("compare", str(runs / "base"), str(runs / "slow"))
+    assert proc.returncode == 1, proc.stderr
+    assert "REGRESSED" in proc.stdout
+    assert "Regressions: premium.p95_ms" in proc.stdout
+
+
+def test_compare_exits_0_against_itself(runs):
+    proc = run_cli("compare", str(runs / "base"), str(runs / "same"))
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.rstrip().endswith("Regressions: none")
+
+
+def test_report_with_a_baseline_gates_and_records_it(runs):
+    proc = run_cli("report", str(runs / "slow"), "--baseline", str(runs / "base"))
+    assert proc.returncode == 1
+    written = json.loads((runs / "slow" / "summary.json").read_text())
+    assert written["verdict"] == "fail" and written["baseline"]["run_id"] == "base"
+    assert json.loads((runs / "slow" / "run.json").read_text())["exit_code"] == 1
+    assert "baseline" in (runs / "slow" / "junit.xml").read_text()
+
+
+def test_a_directory_that_is_not_a_run_is_invalid_input(runs, tmp_path):
+    proc = run_cli("compare", str(tmp_path), str(runs / "base"))
+    assert proc.returncode == 2
+    assert "summary.json: (file): no such file: not a run directory" in proc.stderr
