@@ -1,15 +1,19 @@
-"""Embedded SQLite backend: open and seed the database file, and run the API's queries with timing."""
+"""Embedded SQLite backend: open and seed the database file, and run the API's queries with timing and timeouts."""
 
 from __future__ import annotations
 
+import json
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from importlib import resources
+from math import inf
 from pathlib import Path
 from time import perf_counter
 
 from .seed import SeedData, iso
+from .settings import PREMIUM, SHARED, TierPolicy
+from .timeouts import DatabaseTimeout
 
 QUOTE_COLUMNS = "symbol, name, exchange, price, bid, ask, volume, previous_close, day_high, day_low, updated_at"
 SQL = {
@@ -19,15 +23,9 @@ SQL = {
         " FROM portfolio_positions AS p JOIN market_quotes AS q ON q.symbol = p.symbol"
         " WHERE p.user_id = ? ORDER BY p.symbol"
     ),
-    "summary": (
-        "SELECT COUNT(*), SUM(p.quantity * p.average_price), SUM(p.quantity * q.price), SUM(p.realized_pnl),"
-        " SUM(p.quantity * (q.price - q.previous_close))"
-        " FROM portfolio_positions AS p JOIN market_quotes AS q ON q.symbol = p.symbol WHERE p.user_id = ?"
-    ),
-    "top_holdings": (
-        "SELECT p.symbol, p.quantity * q.price AS value"
-        " FROM portfolio_positions AS p JOIN market_quotes AS q ON q.symbol = p.symbol"
-        " WHERE p.user_id = ? ORDER BY value DESC LIMIT 3"
+    "analytics": (
+        "SELECT symbol, quantity, average_price, realized_pnl, price, previous_close"
+        " FROM portfolio_analytics_premium WHERE user_id = ? ORDER BY symbol"
     ),
     "quote": f"SELECT {QUOTE_COLUMNS} FROM market_quotes WHERE symbol = ?",
     "all_quotes": f"SELECT {QUOTE_COLUMNS} FROM market_quotes ORDER BY symbol",
@@ -43,7 +41,32 @@ SQL = {
         "INSERT INTO orders (user_id, symbol, side, quantity, price, status, created_at)"
         " VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING order_id"
     ),
+    "fill_trades": (
+        "INSERT INTO trades (order_id, user_id, symbol, side, quantity, price, executed_at)"
+        " SELECT order_id, user_id, symbol, side, quantity, price, created_at FROM orders WHERE status = 'filled'"
+    ),
 }
+SUMMARY_SQL = {
+    tier: "SELECT positions, cost_basis, market_value, realized_pnl, day_change, top_holdings"
+    f" FROM portfolio_summary_{tier} WHERE user_id = ?"
+    for tier in (SHARED, PREMIUM)
+}
+NO_TOTALS = (0, 0.0, 0.0, 0.0, 0.0)
+SUMMARY_COLUMNS = "user_id, positions, cost_basis, market_value, realized_pnl, day_change, top_holdings"
+ANALYTICS_COLUMNS = "user_id, symbol, quantity, average_price, realized_pnl, price, previous_close"
+# SQLite's stand-in for PostgreSQL's per-tier materialized views: (summary table, its columns, source view) by tier.
+SUMMARY_TABLES = {
+    SHARED: (("portfolio_summary_shared", SUMMARY_COLUMNS, "portfolio_summary"),),
+    PREMIUM: (
+        ("portfolio_summary_premium", SUMMARY_COLUMNS, "portfolio_summary"),
+        ("portfolio_analytics_premium", ANALYTICS_COLUMNS, "portfolio_analytics"),
+    ),
+}
+LOG_REFRESH = (
+    "INSERT INTO summary_refresh_log (tier, refreshed_at, duration_ms) VALUES (?, ?, ?) ON CONFLICT (tier) DO UPDATE"
+    " SET refreshed_at = excluded.refreshed_at, duration_ms = excluded.duration_ms, refreshes = refreshes + 1"
+)
+PROGRESS_STEPS = 1000  # SQLite VM instructions between two checks of the running statement's deadline
 
 
 def connect(path: Path) -> sqlite3.Connection:
@@ -57,7 +80,7 @@ def connect(path: Path) -> sqlite3.Connection:
 
 
 def create_and_seed(path: Path, data: SeedData) -> None:
-    """(Re)create every table from sql/sqlite-schema.sql and load `data` in one transaction."""
+    """(Re)create every table from sql/sqlite-schema.sql, load `data` in one transaction, build the summaries."""
     schema = resources.files(__package__).joinpath("sql/sqlite-schema.sql").read_text(encoding="utf-8")
     conn = connect(path)
     try:
@@ -68,32 +91,76 @@ def create_and_seed(path: Path, data: SeedData) -> None:
         conn.executemany("INSERT INTO portfolio_positions VALUES (?, ?, ?, ?, ?)", data.positions)
         conn.executemany("INSERT INTO watchlists VALUES (?, ?)", data.watchlists)
         conn.executemany(SQL["insert_order"].removesuffix(" RETURNING order_id"), data.orders)
+        conn.execute(SQL["fill_trades"])
         conn.execute("COMMIT")
         conn.execute("ANALYZE")
+        for tier in SUMMARY_TABLES:
+            refresh_summaries(conn, tier)
     finally:
         conn.close()
+
+
+def refresh_summaries(conn: sqlite3.Connection, tier: str) -> None:
+    """Rebuild the tier's summary tables from their views in one transaction, and log it in summary_refresh_log."""
+    started = perf_counter()
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        for table, columns, view in SUMMARY_TABLES[tier]:
+            conn.execute(f"DELETE FROM {table}")
+            conn.execute(f"INSERT INTO {table} ({columns}) SELECT {columns} FROM {view} WHERE tier = ?", (tier,))
+        conn.execute(LOG_REFRESH, (tier, iso(datetime.now(UTC)), (perf_counter() - started) * 1000.0))
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+
+
+def top_holdings(document: str | list) -> list[tuple]:
+    """[[symbol, value], ...] as a summary stores it (JSON text in SQLite, jsonb already decoded from PostgreSQL)."""
+    return [tuple(pair) for pair in (json.loads(document) if isinstance(document, str) else document)]
 
 
 class SqliteStore:
     """The API's queries over one connection. Each takes the request record `rec` and adds its DB time to it.
 
-    Methods are coroutines so that a networked backend (PostgreSQL) can replace this class unchanged for the
-    handlers; here each runs synchronously on the event loop, since every query is sub-millisecond.
+    Methods are coroutines so that a networked backend (pg.PgStore) can replace this class unchanged for the
+    handlers; here each runs synchronously on the event loop, since every query is sub-millisecond. A statement
+    of a tier that runs past the tier's `statement_timeout_ms` is interrupted (a progress handler checks its
+    deadline every PROGRESS_STEPS instructions) and raises DatabaseTimeout; tierless statements have no limit.
     """
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, tiers: Mapping[str, TierPolicy] | None = None) -> None:
+        self._budgets = {tier: policy.statement_timeout_ms / 1000.0 for tier, policy in (tiers or {}).items()}
+        self._deadline = inf
         self._conn = connect(path)
+        self._conn.set_progress_handler(self._past_deadline, PROGRESS_STEPS)
 
-    def close(self) -> None:
+    async def open(self) -> None:
+        """Nothing to wait for: the connection opened with the store (PgStore opens its pools here)."""
+
+    async def close(self) -> None:
         self._conn.close()
+
+    def _past_deadline(self) -> bool:
+        return perf_counter() > self._deadline
 
     def _fetch(self, rec, sql: str, params: Sequence = ()) -> list[tuple]:
         started = perf_counter()
+        self._deadline = started + self._budgets.get(rec.tier, inf)
         try:
             return self._conn.execute(sql, params).fetchall()
+        except sqlite3.OperationalError as exc:
+            if str(exc) == "interrupted":
+                raise DatabaseTimeout(rec.tier) from exc
+            raise
         finally:
+            self._deadline = inf
             rec.db_seconds += perf_counter() - started
             rec.db_queries += 1
+
+    async def refresh(self, tier: str) -> None:
+        """Rebuild the tier's summary tables (what the refresher calls on the tier's schedule)."""
+        refresh_summaries(self._conn, tier)
 
     async def users(self, rec) -> list[tuple]:
         return self._fetch(rec, SQL["users"])
@@ -102,7 +169,13 @@ class SqliteStore:
         return self._fetch(rec, SQL["portfolio"], (user_id,))
 
     async def summary(self, rec, user_id: str) -> tuple[tuple, list[tuple]]:
-        return self._fetch(rec, SQL["summary"], (user_id,))[0], self._fetch(rec, SQL["top_holdings"], (user_id,))
+        """Totals and top holdings from the tier's summary table."""
+        rows = self._fetch(rec, SUMMARY_SQL[rec.tier], (user_id,))
+        return (rows[0][:5], top_holdings(rows[0][5])) if rows else (NO_TOTALS, [])
+
+    async def analytics(self, rec, user_id: str) -> list[tuple]:
+        """A premium user's positions, in the portfolio's row shape, from the analytics summary table."""
+        return self._fetch(rec, SQL["analytics"], (user_id,))
 
     async def quote(self, rec, symbol: str) -> tuple | None:
         rows = self._fetch(rec, SQL["quote"], (symbol,))

@@ -58,6 +58,11 @@ class ApiMetrics:
             for tier in TIERS
             for outcome, counter in ((HIT, hits), (MISS, misses))
         }
+        errors = Counter(
+            "trademate_api_cache_errors", "Failed cache (Redis) operations, answered from the database", ["tier"],
+            registry=self.registry,
+        )  # fmt: skip
+        self.cache_errors = {tier: errors.labels(tier) for tier in TIERS}
         self._children: dict[tuple[str, str, int], tuple] = {}
 
     def observe(self, rec: RequestRecord, endpoint: str, status: int, seconds: float) -> None:

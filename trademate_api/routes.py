@@ -11,8 +11,9 @@ from starlette.routing import Match, Route
 
 from . import payloads
 from .auth import TokenIndex, User
-from .cache import TierCache
+from .cache import RedisTierCache, TierCache
 from .monitor import HIT, MISS, RECORD_KEY, ApiMetrics, RequestRecord
+from .optimizer import CacheSpec, fetch_in_batches, spread_over_plans, symbol_key, tier_cache, warm_user_caches
 from .settings import PREMIUM, TierPolicy
 
 JSON = "application/json"
@@ -36,32 +37,36 @@ def _unprocessable(field: str, message: str, kind: str = "value_error") -> HTTPE
 class Endpoints:
     """Handlers bound to the app's store, tier caches and token index; `start` loads users and warms the caches."""
 
-    def __init__(self, store, caches: dict[str, TierCache], index: TokenIndex, metrics: ApiMetrics) -> None:
+    def __init__(
+        self, store, caches: dict[str, TierCache | RedisTierCache], index: TokenIndex, metrics: ApiMetrics,
+        warm_users: int = 0,
+    ) -> None:  # fmt: skip
         self.store = store
         self.caches = caches
         self.index = index
         self.metrics = metrics
+        self.warm_users = warm_users  # users whose documents `start` caches, besides every quote
         self.symbols: frozenset[str] = frozenset()
 
     async def start(self) -> None:
         rec = RequestRecord()
-        self.index.replace(User(*row) for row in await self.store.users(rec))
+        users = [User(*row) for row in await self.store.users(rec)]
+        self.index.replace(users)
         quotes = await self.store.quotes(rec)
         self.symbols = frozenset(row[0] for row in quotes)
         bodies = [(("quote", row[0]), payloads.encode(payloads.quote(row))) for row in quotes]
         for cache in self.caches.values():
             await cache.set_many(bodies)
+        if self.warm_users:
+            await warm_user_caches(self, spread_over_plans(users, self.warm_users), self._warmed)
 
-    async def _cached(self, rec: RequestRecord, key: tuple, build, *args) -> Response:
-        cache = self.caches[rec.tier]
-        body = await cache.get(key)
-        if body is None:
-            rec.cache = MISS
-            body = payloads.encode(await build(rec, *args))
-            await cache.set(key, body)
-        else:
-            rec.cache = HIT
-        return Response(body, media_type=JSON)
+    @staticmethod
+    def _warmed(tier: str) -> list[CacheSpec]:
+        """The per-user documents cache warming builds for a user of `tier`."""
+        endpoints = [Endpoints.portfolio, Endpoints.summary, Endpoints.watchlist]
+        if tier == PREMIUM:
+            endpoints.append(Endpoints._analytics)
+        return [endpoint.cache_spec for endpoint in endpoints]
 
     async def health(self, request: Request) -> Response:
         claimed = request.headers.get("x-user-tier")
@@ -72,25 +77,16 @@ class Endpoints:
     async def metrics_text(self, _request: Request) -> Response:
         return Response(self.metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8")
 
-    async def portfolio(self, request: Request) -> Response:
-        rec = request.scope[RECORD_KEY]
-        return await self._cached(rec, ("portfolio", rec.user.user_id), self._portfolio)
+    @tier_cache("portfolio")
+    async def portfolio(self, rec: RequestRecord, user_id: str) -> dict:
+        return payloads.portfolio(rec.user, await self.store.portfolio(rec, user_id))
 
-    async def _portfolio(self, rec: RequestRecord) -> dict:
-        return payloads.portfolio(rec.user, await self.store.portfolio(rec, rec.user.user_id))
+    @tier_cache("summary")
+    async def summary(self, rec: RequestRecord, user_id: str) -> dict:
+        return payloads.summary(rec.user, *await self.store.summary(rec, user_id))
 
-    async def summary(self, request: Request) -> Response:
-        rec = request.scope[RECORD_KEY]
-        return await self._cached(rec, ("summary", rec.user.user_id), self._summary)
-
-    async def _summary(self, rec: RequestRecord) -> dict:
-        return payloads.summary(rec.user, *await self.store.summary(rec, rec.user.user_id))
-
-    async def quote(self, request: Request) -> Response:
-        symbol = request.path_params["symbol"].upper()
-        return await self._cached(request.scope[RECORD_KEY], ("quote", symbol), self._quote, symbol)
-
-    async def _quote(self, rec: RequestRecord, symbol: str) -> dict:
+    @tier_cache("quote", key=symbol_key)
+    async def quote(self, rec: RequestRecord, symbol: str) -> dict:
         row = await self.store.quote(rec, symbol)
         if row is None:
             raise HTTPException(404, f"unknown symbol {symbol!r}")
@@ -110,18 +106,16 @@ class Endpoints:
         missing = [symbol for symbol, body in zip(wanted, bodies, strict=True) if body is None]
         rec.cache = MISS if missing else HIT
         if missing:
-            found = {row[0]: payloads.encode(payloads.quote(row)) for row in await self.store.quotes(rec, missing)}
+            rows = await fetch_in_batches(missing, lambda chunk: self.store.quotes(rec, chunk), limit)
+            found = {row[0]: payloads.encode(payloads.quote(row)) for row in rows}
             await cache.set_many((("quote", symbol), body) for symbol, body in found.items())
             bodies = [body or found.get(symbol) for symbol, body in zip(wanted, bodies, strict=True)]
         unknown = [symbol for symbol, body in zip(wanted, bodies, strict=True) if body is None]
         return Response(payloads.quote_batch([body for body in bodies if body], unknown), media_type=JSON)
 
-    async def watchlist(self, request: Request) -> Response:
-        rec = request.scope[RECORD_KEY]
-        return await self._cached(rec, ("watchlist", rec.user.user_id), self._watchlist)
-
-    async def _watchlist(self, rec: RequestRecord) -> dict:
-        return payloads.watchlist(rec.user, await self.store.watchlist(rec, rec.user.user_id))
+    @tier_cache("watchlist")
+    async def watchlist(self, rec: RequestRecord, user_id: str) -> dict:
+        return payloads.watchlist(rec.user, await self.store.watchlist(rec, user_id))
 
     async def list_orders(self, request: Request) -> Response:
         raw = request.query_params.get("limit", "20")
@@ -144,10 +138,11 @@ class Endpoints:
         rec = request.scope[RECORD_KEY]
         if rec.tier != PREMIUM:
             raise HTTPException(403, "premium analytics need a premium plan (ELITE or BLACK)")
-        return await self._cached(rec, ("analytics", rec.user.user_id), self._analytics)
+        return await self._analytics(request)
 
-    async def _analytics(self, rec: RequestRecord) -> dict:
-        return payloads.analytics(rec.user, await self.store.portfolio(rec, rec.user.user_id))
+    @tier_cache("analytics")
+    async def _analytics(self, rec: RequestRecord, user_id: str) -> dict:
+        return payloads.analytics(rec.user, await self.store.analytics(rec, user_id))
 
     def _policy(self, rec: RequestRecord) -> TierPolicy:
         return self.caches[rec.tier].policy

@@ -14,8 +14,9 @@ from pathlib import Path
 
 import uvicorn
 
-from . import db, seed
+from . import db, pg, seed
 from .app import create_app
+from .profiling import profiled
 from .settings import Settings
 
 log = logging.getLogger(__name__)
@@ -77,7 +78,10 @@ def serve(settings: Settings, temporary_db: bool) -> int:
         sock = bind_socket(settings.host, settings.port)  # first: a taken port fails before any seeding
         host, port = sock.getsockname()[:2]
         data = seed.generate(settings.users_per_plan, settings.seed)
-        db.create_and_seed(settings.db_path, data)
+        if settings.database_url:
+            pg.create_and_seed(settings.database_url, data)
+        else:
+            db.create_and_seed(settings.db_path, data)
         write_credentials(settings.credentials, data.credentials)
         del data
         config = uvicorn.Config(
@@ -87,7 +91,8 @@ def serve(settings: Settings, temporary_db: bool) -> int:
         stop.server = uvicorn.Server(config)
         url_host = f"[{host}]" if ":" in host else host
         print(f"TradeMate API listening on http://{url_host}:{port}", flush=True)
-        stop.server.run(sockets=[sock])
+        with profiled(settings.profile_output):
+            stop.server.run(sockets=[sock])
         return 0
     finally:
         if sock is not None:
