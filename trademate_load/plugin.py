@@ -147,15 +147,10 @@ class Suite:
         if "trademate_samples" in data:
             self.collector.buffer.extend_payload(data["trademate_samples"])
 
-    def end_run(self) -> None:
-        """Write the run directory of the run in progress, if any."""
-        run, self.run = self.run, None
-        if run is None or self.is_worker:
-            return
-        ended = run.stopped_ts or time.time()
-        frame = self.collector.drain().to_frame()
+    def run_info(self, run: ActiveRun, ended: float, samples: int) -> dict[str, Any]:
+        """run.json: what was run, against what, when, and every setting the reports are judged by."""
         profile = run.profile
-        info = {
+        return {
             "run_id": "",
             "profile": profile.name,
             "profile_path": profile.path,
@@ -168,7 +163,7 @@ class Suite:
             "planned_run_time_s": run.run_time_s,
             "interrupted": ended - run.started_ts < run.run_time_s - 1.0,
             "exit_code": None,
-            "samples": len(frame),
+            "samples": samples,
             "latency_basis": profile.latency,
             "versions": {"suite": __version__, "locust": locust.__version__, "python": platform.python_version()},
             "settings": profile.settings(),
@@ -177,8 +172,17 @@ class Suite:
             "baseline": str(self.baseline_dir) if self.baseline_dir else None,
             "baseline_summary": self.baseline_summary,
         }
+
+    def end_run(self) -> None:
+        """Write the run directory of the run in progress, if any."""
+        run, self.run = self.run, None
+        if run is None or self.is_worker:
+            return
+        ended = run.stopped_ts or time.time()
+        frame = self.collector.drain().to_frame()
+        info = self.run_info(run, ended, len(frame))
         try:
-            run_dir = new_run_dir(self.report_dir, profile.name, run.started_ts)
+            run_dir = new_run_dir(self.report_dir, run.profile.name, run.started_ts)
             info["run_id"] = run_dir.name
             self.last_summary = write_run(run_dir, frame, info)
         except OSError as exc:
