@@ -101,9 +101,8 @@ def _wait_ready(proc: subprocess.Popen, log_path: Path, timeout_s: float) -> str
                 return line[len(READY_PREFIX) :].strip()
         if proc.poll() is not None:
             tail = "\n".join(log_path.read_text(errors="replace").splitlines()[-15:])
-            raise LaunchError(
-                f"the reference API exited with {proc.returncode} before listening:\n{tail}", EXIT_NO_DATA
-            )
+            code = EXIT_INVALID if proc.returncode == EXIT_INVALID else EXIT_NO_DATA  # its own bad input stays 2
+            raise LaunchError(f"the reference API exited with {proc.returncode} before listening:\n{tail}", code)
         time.sleep(0.05)
     raise LaunchError(f"the reference API did not start listening within {timeout_s:.0f} s", EXIT_NO_DATA)
 
