@@ -2,7 +2,8 @@
 
 Keys are `(namespace, ident)` pairs such as `("portfolio", "lite-0001")`. A Redis cache stores them as
 `trademate:{prefix}:{tier}:{namespace}:{ident}` with the tier's TTL, and never lets a Redis failure fail a request:
-the error is counted, the operation reads as a miss, and Redis is skipped for a second before it is tried again.
+the error is counted, the operation reads as a miss, and an unreachable Redis is skipped for a second before one
+request tries it again.
 """
 
 from __future__ import annotations
@@ -19,7 +20,9 @@ from cachetools import LFUCache, LRUCache
 from redis.asyncio import ConnectionPool, Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import MaxConnectionsError, RedisError, ResponseError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from .settings import TIERS, TierPolicy
 
@@ -165,13 +168,18 @@ class RedisTierCache:
             retry=Retry(NoBackoff(), 1),
             client_name=f"trademate-api-{self.tier}",
         )
-        self._client = Redis(connection_pool=pool)
+        self._client = Redis.from_pool(pool)  # the client owns the pool: aclose() closes its connections
         try:
             await self._client.ping()
             await self._configure_eviction()
         except (RedisError, OSError) as exc:
             self._failed(exc)
-            log.warning("%s cache: Redis %s does not answer (%s); serving from the database", self.tier, self, exc)
+            log.warning(
+                "%s cache: Redis %s does not answer (%s); serving from the database, eviction policy unchecked",
+                self.tier,
+                self,
+                exc,
+            )
 
     async def _configure_eviction(self) -> None:
         wanted = REDIS_POLICIES[self.policy.cache_eviction]
@@ -219,8 +227,10 @@ class RedisTierCache:
         return True
 
     def _failed(self, exc: BaseException) -> None:
+        """Count the error; a lost or slow server (not a busy pool, not a refused command) pauses Redis."""
         self._on_error()
-        if not isinstance(exc, MaxConnectionsError):  # a busy pool is no sign that Redis is down
+        unreachable = isinstance(exc, RedisConnectionError | RedisTimeoutError | OSError)
+        if unreachable and not isinstance(exc, MaxConnectionsError):
             self._down_until = self._timer() + RETRY_AFTER_S
         log.debug("%s cache: Redis error %r", self.tier, exc)
 
@@ -247,7 +257,14 @@ class RedisTierCache:
         return bodies
 
     async def set(self, key: Key, body: bytes, ttl: float | None = None) -> None:
-        await self.set_many(((key, body),), ttl)
+        if not self._usable():
+            return
+        try:
+            await self._client.set(self.redis_key(key), body, px=self._ttl_ms if ttl is None else round(ttl * 1000))
+        except (RedisError, OSError) as exc:
+            self._failed(exc)
+            return
+        self._down_until = 0.0
 
     async def set_many(self, items: Iterable[tuple[Key, bytes]], ttl: float | None = None) -> None:
         """All in one pipelined round trip (no MULTI): one SET PX per item."""
