@@ -26,6 +26,7 @@ from trademate_load.sla import EXIT_INVALID, EXIT_NO_DATA
 
 LOCUSTFILE = Path(__file__).resolve().parent.parent / "locustfiles" / "trademate.py"
 READY_PREFIX = "TradeMate API listening on "
+WARM_USERS = 800  # every seeded user (200 per plan): the API warms their caches at start, as the seed's layer does
 # The reference API picks its backends from these; the launcher passes them on only when given with the
 # TRADEMATE_API_ prefix, so a DATABASE_URL meant for something else never gets seeded over.
 BACKEND_VARIABLES = ("DATABASE_URL", "REDIS_URL", "REDIS_SHARED_URL", "REDIS_PREMIUM_URL")
@@ -74,6 +75,8 @@ def reference_api(workdir: Path, timeout_s: float = API_START_TIMEOUT_S):
         "0",
         "--credentials",
         str(credentials),
+        "--warm-users",
+        str(WARM_USERS),
     ]
     with log_path.open("w") as log:
         proc = subprocess.Popen(
