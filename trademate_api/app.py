@@ -24,7 +24,8 @@ NO_TELEMETRY = {"tracing": False, "metrics": False, "logs": False, "operation_sp
 
 
 def create_app(settings: Settings) -> FastAPI:
-    """An app over the already seeded database at `settings.db_path`; users and warm caches load at start-up."""
+    """An app over the already seeded database (PostgreSQL at `settings.database_url`, else SQLite at `db_path`);
+    users and warm caches load at start-up, and the tiers' views are refreshed in the background."""
     metrics = ApiMetrics()
     caches = build_caches(settings.tiers, settings.redis_urls, settings.cache_prefix, metrics.cache_errors)
     endpoints = Endpoints(make_store(settings), caches, TokenIndex(), metrics, settings.warm_users)
