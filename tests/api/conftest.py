@@ -21,6 +21,8 @@ from urllib.parse import urlencode, urlsplit
 
 import pytest
 
+from trademate_load.launcher import api_environment
+
 REPO = Path(__file__).resolve().parents[2]
 LISTENING = re.compile(r"^TradeMate API listening on (http://127\.0\.0\.1:(\d+))$")
 START_TIMEOUT_S = 30.0
@@ -113,7 +115,12 @@ def start_api(workdir: Path, *args: str, env: dict[str, str] | None = None) -> R
     stderr_path = workdir / "api-stderr.log"
     with stderr_path.open("w") as stderr:
         process = subprocess.Popen(
-            command, cwd=REPO, env={**os.environ, **(env or {})}, text=True, stdout=subprocess.PIPE, stderr=stderr
+            command,
+            cwd=REPO,
+            env={**api_environment(dict(os.environ)), **(env or {})},
+            text=True,
+            stdout=subprocess.PIPE,
+            stderr=stderr,
         )
     lines: queue.Queue = queue.Queue()
     reader = threading.Thread(target=_read_lines, args=(process.stdout, lines), daemon=True)

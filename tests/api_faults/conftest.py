@@ -18,6 +18,8 @@ from pathlib import Path
 
 import pytest
 
+from trademate_load.launcher import api_environment
+
 REPO = Path(__file__).resolve().parents[2]
 LISTENING = re.compile(r"TradeMate API listening on http://127\.0\.0\.1:(\d+)")
 START_TIMEOUT_S = 30.0
@@ -112,7 +114,7 @@ def start_api(workdir: Path, *args: str, env: dict[str, str] | None = None) -> F
     stderr_path = workdir / "api-stderr.log"
     with stderr_path.open("w") as stderr:
         process = subprocess.Popen(
-            api_command(workdir, *args), cwd=REPO, env={**os.environ, **(env or {})}, text=True,
+            api_command(workdir, *args), cwd=REPO, env={**api_environment(dict(os.environ)), **(env or {})}, text=True,
             stdout=subprocess.PIPE, stderr=stderr,
         )  # fmt: skip
     lines: queue.Queue = queue.Queue()
