@@ -20,7 +20,7 @@ PYTEST_ARGS ?=
 RUN_PROFILE = $(PY) -m trademate_load run $(1) --host "$(HOST)" --credentials "$(CREDENTIALS)" \
 	--run-time "$(RUN_TIME)" --report-dir "$(REPORT_DIR)" --workers "$(WORKERS)" --baseline "$(BASELINE)"
 
-.PHONY: loadtest loadtest-premium loadtest-shared loadtest-smoke ui api test lint format bench clean
+.PHONY: loadtest loadtest-premium loadtest-shared loadtest-smoke loadtest-scalability ui api test lint format bench clean
 
 loadtest-premium: $(VENV)
 	@$(call RUN_PROFILE,premium)
@@ -33,6 +33,9 @@ loadtest: $(VENV)
 
 loadtest-smoke: $(VENV)
 	@$(call RUN_PROFILE,smoke)
+
+loadtest-scalability: $(VENV)
+	@$(call RUN_PROFILE,scalability)
 
 ui: $(VENV)
 	@$(call RUN_PROFILE,$(PROFILE)) --ui
@@ -56,6 +59,7 @@ format: $(VENV)
 
 bench: $(VENV)
 	$(PY) scripts/bench.py
+	$(PY) scripts/bench_report.py
 
 $(VENV): requirements.txt pyproject.toml
 	rm -rf $(VENV)
