@@ -93,7 +93,7 @@ def test_invalid_yaml_names_the_line(tmp_path):
 
 
 def test_unknown_profile_name_lists_known_ones():
-    with pytest.raises(ConfigError, match="known names: mixed, premium, shared, smoke"):
+    with pytest.raises(ConfigError, match="known names: mixed, premium, scalability, shared, smoke"):
         load_profile("nope")
 
 
