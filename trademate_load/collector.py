@@ -1,22 +1,46 @@
-"""The ``events.request`` listener: turns each Locust request into one sample row, appended and nothing more.
+"""Sample collection in one Locust process: the ``events.request`` listener, and the spiller that empties it.
 
-The handler reads the keyword arguments Locust fires (``start_time``, ``response_time``, ``context``
-with tier, plan and intended start, the response's ``Server-Timing`` and ``X-Cache`` headers) and appends
-plain values to a :class:`~trademate_load.samples.SampleBuffer`. No I/O, no pandas, no locks: the buffer
-is handed over with ``drain()`` (a swap), as locust-plugins' timescale listener does.
+The listener turns each request into one sample row, appended and nothing more. It reads the keyword
+arguments Locust fires (``start_time``, ``response_time``, ``context`` with tier, plan and intended start,
+the response's ``Server-Timing`` and ``X-Cache`` headers), codes them (see :mod:`trademate_load.samples`:
+strings become small integer codes) and appends them to the columns of a
+:class:`~trademate_load.samples.SampleBuffer`. No I/O, no pandas, no locks, no per-request objects the
+garbage collector tracks: the buffer is handed over with ``drain()`` (a swap), as locust-plugins'
+timescale listener does, then shipped to the master (on a worker) or spilled by :class:`Spiller` to Parquet.
 """
 
 from __future__ import annotations
 
-from trademate_load.samples import SampleBuffer, cache_code, server_timing_db_ms
+import logging
+import time
+
+import gevent
+from gevent.event import Event
+
+from trademate_load.samples import (
+    CACHE_FLAGS,
+    MAX_CODE,
+    NO_DB,
+    OK_FLAG,
+    SampleBuffer,
+    SampleStore,
+    server_timing_db_us,
+)
 
 MAX_ERROR_CHARS = 300
+SPILL_INTERVAL_S = 5.0  # a row group at least this often...
+SPILL_ROWS = 20_000  # ...or as soon as the buffer holds this many samples
+SPILL_CHECK_S = 0.5
+logger = logging.getLogger(__name__)
 
 
 def describe_error(exception: BaseException | None) -> str | None:
-    """A short, single-line description of why a request failed."""
+    """A short, single-line description of why a request failed, free of per-request detail such as the URL."""
     if exception is None:
         return None
+    code = getattr(exception, "code", None)
+    if isinstance(code, int):  # geventhttpclient's BadStatusCode: its text repeats the URL, query string and all
+        return f"{type(exception).__name__}(code={code})"
     text = f"{type(exception).__name__}: {exception}".replace("\n", " ")
     return text[:MAX_ERROR_CHARS]
 
@@ -27,6 +51,11 @@ class Collector:
     def __init__(self, worker: str = "local"):
         self.worker = worker
         self.buffer = SampleBuffer()
+        self._codes: dict[tuple[str, str, str], int] = {}
+
+    def _key_code(self, tier: str, plan: str, name: str) -> int:
+        code = self._codes[(tier, plan, name)] = self.buffer.keys.code((tier, plan, name, self.worker))
+        return code
 
     def on_request(
         self,
@@ -40,24 +69,80 @@ class Collector:
         start_time: float | None = None,
         **_kwargs,
     ) -> None:
-        ctx = context or {}
+        if context:
+            tier, plan = context.get("tier", "none"), context.get("plan", "")
+            intended = context.get("intended_ts", start_time)
+        else:
+            tier, plan, intended = "none", "", start_time
+        key = self._codes.get((tier, plan, name))
+        if key is None:
+            key = self._key_code(tier, plan, name)
         headers = getattr(response, "headers", None)
-        self.buffer.append(
-            start_time,
-            ctx.get("intended_ts", start_time),
-            ctx.get("tier", "none"),
-            ctx.get("plan", ""),
-            name,
-            getattr(response, "status_code", 0) or 0,
-            exception is None,
-            response_time,
-            response_length or 0,
-            describe_error(exception),
-            server_timing_db_ms(headers.get("Server-Timing")) if headers else float("nan"),
-            cache_code(headers.get("X-Cache")) if headers else -1,
-            self.worker,
-        )
+        if headers:
+            db_us = server_timing_db_us(headers.get("server-timing"))
+            cache = headers.get("x-cache")
+            flags = CACHE_FLAGS.get(cache.upper(), 0) if cache else 0
+        else:
+            db_us, flags = NO_DB, 0
+        buffer = self.buffer
+        buffer.ts.append(start_time)
+        buffer.late_s.append(start_time - intended)
+        buffer.latency_ms.append(response_time)
+        buffer.db_us.append(db_us)
+        buffer.status.append(min(getattr(response, "status_code", 0) or 0, MAX_CODE))
+        buffer.nbytes.append(min(response_length or 0, 0xFFFFFFFF))
+        if exception is None:
+            buffer.flags.append(flags | OK_FLAG)
+            buffer.error.append(0)
+        else:
+            buffer.flags.append(flags)
+            buffer.error.append(buffer.error_code(describe_error(exception)))
+        buffer.key.append(key)
+
+    def count_dropped(self, tier: str, intended_ts: float) -> None:
+        """An open-model arrival that was not sent: its generator's in-flight bound was reached."""
+        self.buffer.count_dropped(tier, intended_ts)
 
     def drain(self) -> SampleBuffer:
         """Everything collected so far; collection goes on into a fresh buffer."""
         return self.buffer.swap()
+
+
+class Spiller:
+    """A greenlet that swaps the collector's buffer out every ``interval_s`` (sooner once it holds ``max_rows``)
+    and appends it to ``store`` as a row group; the conversion and write run on gevent's thread pool, so the
+    request path waits on neither. ``stop()`` leaves the last rows to the caller (drain and write them).
+    """
+
+    def __init__(
+        self, collector: Collector, store: SampleStore, interval_s: float = SPILL_INTERVAL_S, max_rows: int = SPILL_ROWS
+    ):
+        self.collector, self.store = collector, store
+        self.interval_s, self.max_rows = interval_s, max_rows
+        self.check_s = min(SPILL_CHECK_S, interval_s / 2)
+        self.error: str | None = None
+        self._stop = Event()
+        self._greenlet: gevent.Greenlet | None = None
+
+    def start(self) -> Spiller:
+        self._greenlet = gevent.spawn(self._run)
+        return self
+
+    def _run(self) -> None:
+        last = time.monotonic()
+        while not self._stop.wait(self.check_s):
+            if len(self.collector.buffer) >= self.max_rows or time.monotonic() - last >= self.interval_s:
+                last = time.monotonic()
+                try:
+                    gevent.get_hub().threadpool.apply(self.store.write, (self.collector.drain(),))
+                except (OSError, ValueError) as exc:
+                    logger.error("could not write samples to %s: %s", self.store.part, exc)
+                    self.error = str(exc)
+                    return
+
+    def stop(self) -> None:
+        """Wait for a write in progress, then stop spilling."""
+        if self._greenlet is not None:
+            self._stop.set()
+            self._greenlet.join()
+            self._greenlet = None

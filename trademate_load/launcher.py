@@ -15,6 +15,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlparse
@@ -61,8 +62,11 @@ def api_environment(environ: dict[str, str]) -> dict[str, str]:
 
 
 @contextmanager
-def reference_api(workdir: Path, timeout_s: float = API_START_TIMEOUT_S):
-    """Start ``python -m trademate_api`` on a free loopback port; yield (url, credentials file); stop it."""
+def reference_api(workdir: Path, timeout_s: float = API_START_TIMEOUT_S, extra_args: Sequence[str] = ()):
+    """Start ``python -m trademate_api`` on a free loopback port; yield (url, credentials file); stop it.
+
+    ``extra_args`` go to the API's command line as they are (``--fault ...``, ``--fault-seed 7``).
+    """
     credentials = workdir / "credentials.csv"
     log_path = workdir / "api.log"
     cmd = [
@@ -77,6 +81,7 @@ def reference_api(workdir: Path, timeout_s: float = API_START_TIMEOUT_S):
         str(credentials),
         "--warm-users",
         str(WARM_USERS),
+        *extra_args,
     ]
     with log_path.open("w") as log:
         proc = subprocess.Popen(

@@ -2,10 +2,14 @@
 
 ``register(environment)`` (called from the locustfile's init hook) attaches one :class:`Suite` as
 ``environment.trademate`` and its listeners. A run begins when the load shape starts a test (the profile
-is read then, as the web UI may have changed it). Workers ship their samples to the master with each
-``report_to_master``. The run ends when the test stops: from the web UI at ``test_stop``; headless at
-``quitting``, after the workers' final reports have arrived. Then the run directory is written, the
-verdict printed, and the exit code set in one ``quitting`` listener that does nothing on workers.
+is read then, as the web UI may have changed it): its run directory is created with a first ``run.json``,
+and a greenlet spills the sample buffer every few seconds (or sooner when it fills) to ``samples.parquet``
+as a row group, the conversion and write done on a thread so the request path never waits on them.
+Workers ship their samples to the master with each ``report_to_master``; the master spills them with its
+own. The run ends when the test stops: from the web UI at ``test_stop``; headless at ``quitting``, after
+the workers' final reports have arrived. Then the last rows are written, the samples read back, every
+report written, the verdict printed, and the exit code set in one ``quitting`` listener that does nothing
+on workers.
 """
 
 from __future__ import annotations
@@ -23,11 +27,12 @@ from locust.env import Environment
 from locust.runners import MasterRunner, WorkerRunner
 
 from trademate_load import __version__
-from trademate_load.collector import Collector
+from trademate_load.collector import Collector, Spiller
 from trademate_load.credentials import AccountPool, read_credentials
 from trademate_load.profile import ConfigError, Profile, load_profile
 from trademate_load.report.console import render_console, verdict_line
-from trademate_load.rundir import iso, new_run_dir, read_summary, write_run
+from trademate_load.rundir import iso, new_run_dir, point_latest, read_summary, render_reports, write_json
+from trademate_load.samples import SampleStore, read_parquet
 from trademate_load.sla import EXIT_INVALID, EXIT_NO_DATA
 
 logger = logging.getLogger(__name__)
@@ -61,12 +66,16 @@ def add_arguments(parser) -> None:
 
 @dataclass
 class ActiveRun:
-    """A run in progress: its profile, planned length and start."""
+    """A run in progress: its profile, planned length and start; on the master, its directory and sample store."""
 
     profile: Profile
     run_time_s: float
     started_ts: float
     stopped_ts: float | None = None
+    run_dir: Path | None = None
+    store: SampleStore | None = None
+    spiller: Spiller | None = None
+    error: str | None = None
 
     @property
     def warmup_s(self) -> float:
@@ -118,18 +127,45 @@ class Suite:
 
     # --- lifecycle --------------------------------------------------------------------------------
     def begin_run(self) -> ActiveRun:
-        """Read the profile (it may have changed in the web UI) and start collecting afresh."""
+        """Read the profile (it may have changed in the web UI), create the run directory and start collecting."""
         profile = self.load_profile()
+        if self.run is not None and self.run.stopped_ts is None and self.run.profile == profile:
+            return self._restart_clock(self.run)  # a master resets the shape twice as a test starts
+        if self.run is not None:
+            self.end_run()
         override = getattr(self.environment.parsed_options, "run_time", None)
         self.collector.drain()
-        self.run = ActiveRun(profile, float(override) if override else profile.run_time_s, time.time())
+        run = self.run = ActiveRun(profile, float(override) if override else profile.run_time_s, time.time())
         logger.info(
-            "TradeMate run: profile %s for %.0f s (warm-up %.1f s)",
+            "TradeMate run: profile %s (%s model) for %.0f s (warm-up %.1f s)",
             profile.name,
-            self.run.run_time_s,
-            self.run.warmup_s,
+            profile.model,
+            run.run_time_s,
+            run.warmup_s,
         )
-        return self.run
+        if not self.is_worker:
+            self._open_run_dir(run)
+        return run
+
+    def _restart_clock(self, run: ActiveRun) -> ActiveRun:
+        run.started_ts = time.time()
+        self.collector.drain()
+        if run.run_dir is not None and run.error is None:
+            write_json(run.run_dir / "run.json", {**self.run_info(run, None, 0), "in_progress": True})
+        return run
+
+    def _open_run_dir(self, run: ActiveRun) -> None:
+        """The run directory, a first run.json (so even an interrupted run has one) and the spilling greenlet."""
+        try:
+            run.run_dir = new_run_dir(self.report_dir, run.profile.name, run.started_ts)
+            run.store = SampleStore(run.run_dir / "samples.parquet")
+            info = self.run_info(run, None, 0)
+            write_json(run.run_dir / "run.json", {**info, "in_progress": True})
+        except OSError as exc:
+            logger.error("could not create the run directory under %s: %s", self.report_dir, exc)
+            run.error = str(exc)
+            return
+        run.spiller = Spiller(self.collector, run.store).start()
 
     def on_test_stop(self, **_kwargs) -> None:
         if self.run is not None and self.run.stopped_ts is None:
@@ -138,8 +174,8 @@ class Suite:
             self.end_run()
 
     def ship_to_master(self, client_id: str, data: dict, **_kwargs) -> None:
-        """Worker side of ``report_to_master``: hand over every sample taken since the last report."""
-        if len(self.collector.buffer):
+        """Worker side of ``report_to_master``: hand over every sample (and dropped count) since the last report."""
+        if len(self.collector.buffer) or self.collector.buffer.dropped:
             data["trademate_samples"] = self.collector.drain().to_payload()
 
     def receive_from_worker(self, client_id: str, data: dict, **_kwargs) -> None:
@@ -147,23 +183,24 @@ class Suite:
         if "trademate_samples" in data:
             self.collector.buffer.extend_payload(data["trademate_samples"])
 
-    def run_info(self, run: ActiveRun, ended: float, samples: int) -> dict[str, Any]:
+    def run_info(self, run: ActiveRun, ended: float | None, samples: int) -> dict[str, Any]:
         """run.json: what was run, against what, when, and every setting the reports are judged by."""
         profile = run.profile
         return {
-            "run_id": "",
+            "run_id": run.run_dir.name if run.run_dir is not None else "",
             "profile": profile.name,
             "profile_path": profile.path,
             "host": self.environment.host,
             "started_at": iso(run.started_ts),
-            "ended_at": iso(ended),
+            "ended_at": None if ended is None else iso(ended),
             "started_ts": run.started_ts,
             "ended_ts": ended,
             "warmup_s": run.warmup_s,
             "planned_run_time_s": run.run_time_s,
-            "interrupted": ended - run.started_ts < run.run_time_s - 1.0,
+            "interrupted": None if ended is None else ended - run.started_ts < run.run_time_s - 1.0,
             "exit_code": None,
             "samples": samples,
+            "dropped": run.store.dropped_series() if run.store is not None else {},
             "latency_basis": profile.latency,
             "versions": {"suite": __version__, "locust": locust.__version__, "python": platform.python_version()},
             "settings": profile.settings(),
@@ -174,22 +211,28 @@ class Suite:
         }
 
     def end_run(self) -> None:
-        """Write the run directory of the run in progress, if any."""
+        """Finish the run in progress, if any: the last samples, the run directory's reports, ``latest``."""
         run, self.run = self.run, None
         if run is None or self.is_worker:
             return
+        if run.spiller is not None:
+            run.spiller.stop()
+            run.error = run.error or run.spiller.error
         ended = run.stopped_ts or time.time()
-        frame = self.collector.drain().to_frame()
-        info = self.run_info(run, ended, len(frame))
         try:
-            run_dir = new_run_dir(self.report_dir, run.profile.name, run.started_ts)
-            info["run_id"] = run_dir.name
-            self.last_summary = write_run(run_dir, frame, info)
+            if run.store is None or run.error is not None:
+                raise OSError(run.error)
+            run.store.write(self.collector.drain())
+            frame = read_parquet(run.store.close())
+            info = self.run_info(run, ended, run.store.rows)
+            write_json(run.run_dir / "run.json", info)
+            self.last_summary = render_reports(run.run_dir, frame, info)
+            point_latest(run.run_dir)
         except OSError as exc:
             logger.error("could not write the run directory under %s: %s", self.report_dir, exc)
             self.last_summary = {"exit_code": EXIT_NO_DATA, "error": str(exc)}
             return
-        logger.info("TradeMate run directory: %s", run_dir)
+        logger.info("TradeMate run directory: %s", run.run_dir)
         if not self.headless:
             print(render_console(self.last_summary), flush=True)
 

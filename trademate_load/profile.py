@@ -9,6 +9,7 @@ command line can print one line and exit 2. Nothing here imports locust.
 from __future__ import annotations
 
 import difflib
+import math
 import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -22,6 +23,9 @@ from trademate_load.gate import FIGURES as GATE_FIGURES
 PLANS_BY_TIER: dict[str, tuple[str, ...]] = {"shared": ("LITE", "PRO"), "premium": ("ELITE", "BLACK")}
 TIERS = tuple(PLANS_BY_TIER)
 LATENCY_BASES = ("corrected", "service")
+MODELS = ("closed", "open")
+ARRIVALS = ("constant", "poisson")
+IN_FLIGHT_HEADROOM_S = 1.0  # default max_in_flight: one second of the tier's arrivals (at least one per user)
 DEFAULT_SYMBOLS = (
     "AAPL",
     "MSFT",
@@ -99,16 +103,26 @@ class Sla:
 
 @dataclass(frozen=True)
 class TierLoad:
-    """How much load one tier gets: users, their summed request rate and the plans they belong to."""
+    """How much load one tier gets: users, their summed request rate and the plans they belong to.
+
+    ``max_in_flight`` (open model only) bounds the tier's requests awaiting a response, split evenly over
+    its users (each gets ``max_in_flight // users``); an arrival finding its user's share full is dropped.
+    """
 
     users: int
     rps: float
     plans: dict[str, int]
+    max_in_flight: int | None = None
 
     @property
     def period_s(self) -> float:
-        """Seconds between two requests of one user."""
+        """Seconds between two requests of one user (the mean gap when arrivals are Poisson)."""
         return self.users / self.rps
+
+    @property
+    def in_flight_per_user(self) -> int:
+        """Open model: requests one user may have awaiting a response; closed model: one."""
+        return max(1, (self.max_in_flight or self.users) // self.users)
 
 
 @dataclass(frozen=True)
@@ -131,6 +145,8 @@ class Profile:
     sla: Sla
     stages: tuple[Stage, ...] = ()
     latency: str = "corrected"
+    model: str = "closed"
+    arrivals: str = "constant"
     symbols: tuple[str, ...] = DEFAULT_SYMBOLS
     strict: bool = False
     baseline_tolerance: dict[str, Tolerance] = field(default_factory=lambda: dict(DEFAULT_TOLERANCES))
@@ -160,6 +176,8 @@ class Profile:
             "warmup_s": self.warmup_s,
             "spawn_rate": self.spawn_rate,
             "latency": self.latency,
+            "model": self.model,
+            "arrivals": self.arrivals,
             "tiers": {t: asdict(load) for t, load in self.tiers.items()},
             "stages": [asdict(s) for s in self.stages],
             "symbols": list(self.symbols),
@@ -218,6 +236,14 @@ def _count(value: Any, path: str | Path, field_name: str, *, allow_zero: bool = 
     return value
 
 
+def _choice(data: dict, key: str, allowed: tuple[str, ...], path: str | Path) -> str:
+    """``data[key]`` (default: the first of ``allowed``), refused unless it is one of ``allowed``."""
+    value = data.get(key, allowed[0])
+    if value not in allowed:
+        raise ConfigError(path, key, f"expected one of {', '.join(allowed)}, got {value!r}")
+    return value
+
+
 def read_yaml(path: Path) -> dict:
     """Read a YAML mapping or raise ConfigError naming the file."""
     try:
@@ -264,19 +290,29 @@ def parse_sla(data: dict, path: str | Path) -> Sla:
     return Sla(tiers=tiers, endpoints=endpoints, path=str(path))
 
 
-def _parse_tier(tier: str, data: Any, path: Path) -> TierLoad:
+def _parse_tier(tier: str, data: Any, path: Path, model: str) -> TierLoad:
     where = f"tiers.{tier}"
     data = _mapping(data, path, where)
-    _refuse_unknown(data, ["users", "rps", "plans"], path, f"{where}.")
+    _refuse_unknown(data, ["users", "rps", "plans", "max_in_flight"], path, f"{where}.")
     users = _count(data.get("users"), path, f"{where}.users")
     rps = _number(data.get("rps"), path, f"{where}.rps", positive=True)
+    max_in_flight = None
+    if model == "open":
+        default = max(users, math.ceil(rps * IN_FLIGHT_HEADROOM_S))
+        max_in_flight = _count(data.get("max_in_flight", default), path, f"{where}.max_in_flight")
+        if max_in_flight < users:
+            raise ConfigError(
+                path, f"{where}.max_in_flight", f"must be at least the tier's users ({users}), got {max_in_flight}"
+            )
+    elif "max_in_flight" in data:
+        raise ConfigError(path, f"{where}.max_in_flight", "applies only to model: open (closed users wait for answers)")
     plans_data = data.get("plans") or {plan: 1 for plan in PLANS_BY_TIER[tier]}
     plans_data = _mapping(plans_data, path, f"{where}.plans")
     _refuse_unknown(plans_data, list(PLANS_BY_TIER[tier]), path, f"{where}.plans.")
     plans = {plan: _count(w, path, f"{where}.plans.{plan}", allow_zero=True) for plan, w in plans_data.items()}
     if not any(plans.values()):
         raise ConfigError(path, f"{where}.plans", "at least one plan needs a weight above 0")
-    return TierLoad(users=users, rps=rps, plans=plans)
+    return TierLoad(users=users, rps=rps, plans=plans, max_in_flight=max_in_flight)
 
 
 def _parse_stages(data: Any, tiers: dict[str, TierLoad], path: Path) -> tuple[Stage, ...]:
@@ -300,8 +336,8 @@ def _parse_stages(data: Any, tiers: dict[str, TierLoad], path: Path) -> tuple[St
 
 
 PROFILE_KEYS = [
-    "name", "run_time", "warmup", "spawn_rate", "tiers", "sla", "stages", "latency", "symbols", "strict",
-    "baseline_tolerance",
+    "name", "run_time", "warmup", "spawn_rate", "tiers", "sla", "stages", "latency", "model", "arrivals", "symbols",
+    "strict", "baseline_tolerance",
 ]  # fmt: skip
 
 
@@ -335,10 +371,10 @@ def parse_profile(data: dict, path: Path) -> Profile:
     if not tiers_data:
         raise ConfigError(path, "tiers", "at least one tier (shared, premium) is needed")
     _refuse_unknown(tiers_data, list(TIERS), path, "tiers.")
-    tiers = {tier: _parse_tier(tier, value, path) for tier, value in tiers_data.items()}
-    latency = data.get("latency", "corrected")
-    if latency not in LATENCY_BASES:
-        raise ConfigError(path, "latency", f"expected one of {', '.join(LATENCY_BASES)}, got {latency!r}")
+    model = _choice(data, "model", MODELS, path)
+    arrivals = _choice(data, "arrivals", ARRIVALS, path)
+    tiers = {tier: _parse_tier(tier, value, path, model) for tier, value in tiers_data.items()}
+    latency = _choice(data, "latency", LATENCY_BASES, path)
     symbols = data.get("symbols", list(DEFAULT_SYMBOLS))
     if not isinstance(symbols, list) or not symbols or not all(isinstance(s, str) and s for s in symbols):
         raise ConfigError(path, "symbols", f"expected a non-empty list of ticker strings, got {symbols!r}")
@@ -362,6 +398,8 @@ def parse_profile(data: dict, path: Path) -> Profile:
         sla=sla,
         stages=_parse_stages(data.get("stages"), tiers, path),
         latency=latency,
+        model=model,
+        arrivals=arrivals,
         symbols=tuple(symbols),
         strict=strict,
         baseline_tolerance=_parse_tolerances(data.get("baseline_tolerance"), path),

@@ -1,7 +1,8 @@
 """The run directory ``reports/<run-id>/``: written after a run, and rebuilt from its own files alone.
 
 Layout: ``samples.parquet`` and ``run.json`` (written first, so nothing measured is lost if a report
-fails), then ``summary.json``, ``junit.xml`` and ``index.html``; ``reports/latest`` points at the newest.
+fails), then ``summary.json``, ``junit.xml``, ``charts/<name>.png`` and ``index.html`` (the same charts
+embedded); ``reports/latest`` points at the newest.
 Every report is a pure function of (samples, run.json), so ``python -m trademate_load report DIR``
 re-renders them exactly.
 """
@@ -18,8 +19,9 @@ from typing import Any
 
 import pandas as pd
 
-from trademate_load import gate
+from trademate_load import gate, scalability
 from trademate_load.profile import ConfigError, Sla, TierLoad, parse_sla
+from trademate_load.report.charts import render_charts
 from trademate_load.report.html import render_html
 from trademate_load.report.junit import render_junit
 from trademate_load.report.summary import SCHEMA, build_summary
@@ -57,17 +59,19 @@ def write_json(path: Path, data: dict[str, Any]) -> None:
     _write_text(path, json.dumps(data, indent=2, allow_nan=False) + "\n")
 
 
-def run_inputs(run: dict[str, Any]) -> tuple[dict[str, TierLoad], Sla, Window, str, bool]:
-    """What the SLA engine needs, read back from run.json's plain values."""
+def run_inputs(run: dict[str, Any]) -> tuple[dict[str, TierLoad], Sla, Window, str, bool, dict[str, list]]:
+    """What the SLA engine needs, read back from run.json's plain values (``dropped``: open-model drops)."""
     tiers = {tier: TierLoad(**load) for tier, load in run["settings"]["tiers"].items()}
     sla = parse_sla({"tiers": run["sla"], "endpoints": run.get("sla_endpoints") or {}}, "run.json:sla")
     window = Window(run["started_ts"] + run["warmup_s"], run["ended_ts"])
-    return tiers, sla, window, run["latency_basis"], bool(run["settings"].get("strict", False))
+    strict = bool(run["settings"].get("strict", False))
+    return tiers, sla, window, run["latency_basis"], strict, run.get("dropped") or {}
 
 
 def judge(frame: pd.DataFrame, run: dict[str, Any]) -> dict[str, Any]:
     """summary.json for a run: the SLA verdict, then the baseline gate when run.json carries a baseline."""
     summary = build_summary(evaluate(frame, *run_inputs(run)), run)
+    summary["scalability"] = scalability.analyze(frame, run)
     if run.get("baseline_summary"):
         comparison = gate.compare(summary, run["baseline_summary"], gate.tolerances_from(run["settings"]))
         summary = gate.apply(summary, comparison)
@@ -75,14 +79,28 @@ def judge(frame: pd.DataFrame, run: dict[str, Any]) -> dict[str, Any]:
 
 
 def render_reports(run_dir: Path, frame: pd.DataFrame, run: dict[str, Any]) -> dict[str, Any]:
-    """Judge the samples and write summary.json, junit.xml and index.html; run.json gets the exit code."""
+    """Judge the samples and write summary.json, junit.xml, the charts and index.html; run.json gets the exit code."""
     summary = judge(frame, run)
     run = {**run, "exit_code": summary["exit_code"]}
     write_json(run_dir / "run.json", run)
     write_json(run_dir / "summary.json", summary)
     _write_text(run_dir / "junit.xml", render_junit(summary))
-    _write_text(run_dir / "index.html", render_html(frame, summary, run))
+    pngs = render_charts(frame, summary, run)
+    write_charts(run_dir / "charts", pngs)
+    _write_text(run_dir / "index.html", render_html(frame, summary, run, pngs))
     return summary
+
+
+def write_charts(directory: Path, pngs: dict[str, bytes]) -> None:
+    """Each chart as ``<name>.png`` in ``directory``; PNGs left from an earlier rendering are removed."""
+    directory.mkdir(exist_ok=True)
+    for stale in directory.glob("*.png"):
+        if stale.stem not in pngs:
+            stale.unlink()
+    for name, png in pngs.items():
+        tmp = directory / f".{name}.png.tmp"
+        tmp.write_bytes(png)
+        tmp.replace(directory / f"{name}.png")
 
 
 def point_latest(run_dir: Path) -> None:

@@ -1,6 +1,6 @@
-"""The sample record: one row per request, held in columnar buffers and turned into one DataFrame.
+"""The sample record: one row per request, held in compact columnar buffers and spilled to Parquet row groups.
 
-Columns (also the Parquet schema of ``samples.parquet``):
+Columns (the Parquet schema of ``samples.parquet`` and of the DataFrame the reports read):
 
 - ``ts`` float64: epoch seconds at request start
 - ``intended_ts`` float64: epoch seconds the request was scheduled (equal to ``ts`` when unpaced)
@@ -13,11 +13,18 @@ Columns (also the Parquet schema of ``samples.parquet``):
 - ``db_ms`` float or null, ``cache`` hit | miss | null: from the ``Server-Timing`` and ``X-Cache`` headers
 - ``worker`` str: the Locust process that sent it
 
-Nothing here imports locust: the buffer only takes plain values.
+In memory a sample takes 35 bytes in ``array`` columns, none of them objects the garbage collector tracks:
+``ts`` and ``latency_ms`` as float64, the lateness ``ts - intended_ts`` as float32 seconds, ``db_ms`` as
+whole microseconds (uint32), status (uint16), bytes (uint32), ok and cache packed in one byte, and two
+uint16 codes: one for the (tier, plan, endpoint, worker) combination, interned in a table shared by every
+buffer of a collector, and one for the error text, interned per buffer. ``latency_co_ms`` is derived when
+a buffer is converted. :class:`SampleStore` appends each converted buffer to ``samples.parquet`` as a row
+group, so a run holds only the samples since the last spill. Nothing here imports locust.
 """
 
 from __future__ import annotations
 
+import math
 from array import array
 from pathlib import Path
 
@@ -62,148 +69,233 @@ SCHEMA = pa.schema(
     ]
 )
 
-_CACHE_CODES = {"HIT": 1, "MISS": 0}
-_CACHE_NAMES = np.array([None, "miss", "hit"], dtype=object)  # indexed by code + 1
+OK_FLAG = 1
+CACHE_FLAGS = {"HIT": 4, "MISS": 2}  # bits 1-2 of the flags byte: 0 not reported, 1 miss, 2 hit
+_CACHE_NAMES = pa.array([None, "miss", "hit", None])  # indexed by flags >> 1
+NO_DB = 0xFFFFFFFF  # db_us when the response reported no DB time
+MAX_CODE = 0xFFFF
+OVERFLOW_CODES = 4096  # key codes kept for the overflow names once the table nears MAX_CODE
+OVERFLOW_NAME = "(too many endpoint names)"
+MAX_ERRORS_PER_BUFFER = 1024  # distinct error texts kept per buffer; more collapse to their exception type
+OVERFLOW_ERROR = ": (more distinct errors than a buffer keeps)"
+COMPRESSION = "zstd"
+
+
+def server_timing_db_us(header: str | None) -> int:
+    """The ``db;dur=`` figure of a Server-Timing header in whole microseconds, NO_DB when absent."""
+    if not header:
+        return NO_DB
+    start = header.find("db;dur=")
+    if start < 0:
+        return NO_DB
+    start += 7
+    end = len(header)
+    for separator in ",;":
+        found = header.find(separator, start)
+        if 0 <= found < end:
+            end = found
+    try:
+        value = float(header[start:end])
+    except ValueError:
+        return NO_DB
+    return round(value * 1000.0) if 0.0 <= value < 4e6 else NO_DB
 
 
 def server_timing_db_ms(header: str | None) -> float:
-    """The ``db;dur=`` figure of a Server-Timing header in ms, NaN when absent."""
-    if not header:
-        return float("nan")
-    start = header.find("db;dur=")
-    if start < 0:
-        return float("nan")
-    start += 7
-    end = start
-    while end < len(header) and header[end] not in ",;":
-        end += 1
-    try:
-        return float(header[start:end])
-    except ValueError:
-        return float("nan")
+    """The ``db;dur=`` figure of a Server-Timing header in ms (to the microsecond), NaN when absent."""
+    us = server_timing_db_us(header)
+    return math.nan if us == NO_DB else us / 1000.0
 
 
 def cache_code(header: str | None) -> int:
     """X-Cache header -> 1 hit, 0 miss, -1 not reported."""
-    return _CACHE_CODES.get(header.upper(), -1) if header else -1
+    flag = CACHE_FLAGS.get(header.upper(), 0) if header else 0
+    return (flag >> 1) - 1
+
+
+class KeyTable:
+    """The (tier, plan, endpoint, worker) combinations seen, each under a small integer code shared by buffers."""
+
+    __slots__ = ("_codes", "keys")
+
+    def __init__(self) -> None:
+        self.keys: list[tuple[str, str, str, str]] = []
+        self._codes: dict[tuple[str, str, str, str], int] = {}
+
+    def code(self, key: tuple[str, str, str, str]) -> int:
+        code = self._codes.get(key)
+        if code is None:
+            if len(self.keys) >= MAX_CODE - OVERFLOW_CODES and key[2] != OVERFLOW_NAME:
+                return self.code((key[0], key[1], OVERFLOW_NAME, key[3]))  # a name per URL, say: keep the rest
+            if len(self.keys) > MAX_CODE:
+                return MAX_CODE
+            code = self._codes[key] = len(self.keys)
+            self.keys.append(key)
+        return code
 
 
 class SampleBuffer:
-    """Append-only columnar storage of samples; ``swap()`` hands over what it holds and starts empty."""
+    """Append-only columnar storage of samples; ``swap()`` hands over what it holds and starts empty.
+
+    ``append`` takes already-coded values (see the module docstring); :class:`~trademate_load.collector.Collector`
+    does the coding. ``dropped`` counts, per tier and epoch second, arrivals an open-model generator could not
+    send because its in-flight bound was reached.
+    """
 
     __slots__ = (
-        "bytes",
-        "cache",
-        "db_ms",
-        "endpoint",
+        "_error_codes",
+        "db_us",
+        "dropped",
         "error",
-        "intended_ts",
+        "errors",
+        "flags",
+        "key",
+        "keys",
+        "late_s",
         "latency_ms",
-        "ok",
-        "plan",
+        "nbytes",
         "status",
-        "tier",
         "ts",
-        "worker",
     )
+    _COLUMNS = ("ts", "late_s", "latency_ms", "db_us", "status", "nbytes", "flags", "key", "error")
 
-    def __init__(self) -> None:
+    def __init__(self, keys: KeyTable | None = None) -> None:
+        self.keys = keys if keys is not None else KeyTable()
         self.ts = array("d")
-        self.intended_ts = array("d")
+        self.late_s = array("f")
         self.latency_ms = array("d")
-        self.db_ms = array("d")
-        self.status = array("i")
-        self.bytes = array("q")
-        self.ok = array("b")
-        self.cache = array("b")
-        self.tier: list[str] = []
-        self.plan: list[str] = []
-        self.endpoint: list[str] = []
-        self.error: list[str | None] = []
-        self.worker: list[str] = []
+        self.db_us = array("I")
+        self.status = array("H")
+        self.nbytes = array("I")
+        self.flags = array("B")
+        self.key = array("H")
+        self.error = array("H")
+        self.errors: list[str] = []
+        self._error_codes: dict[str, int] = {}
+        self.dropped: dict[str, dict[int, int]] = {}
 
     def __len__(self) -> int:
         return len(self.ts)
+
+    def error_code(self, text: str | None) -> int:
+        """0 for no error, else the code of ``text`` in this buffer's error table."""
+        if text is None:
+            return 0
+        code = self._error_codes.get(text)
+        if code is None:
+            if len(self.errors) >= MAX_ERRORS_PER_BUFFER and not text.endswith(OVERFLOW_ERROR):
+                return self.error_code(text.split(":", 1)[0] + OVERFLOW_ERROR)
+            self.errors.append(text)
+            code = self._error_codes[text] = len(self.errors)
+        return code
 
     def append(
         self,
         ts: float,
         intended_ts: float,
-        tier: str,
-        plan: str,
-        endpoint: str,
+        key: int,
         status: int,
         ok: bool,
         latency_ms: float,
         nbytes: int,
         error: str | None,
-        db_ms: float,
-        cache: int,
-        worker: str,
+        db_us: int = NO_DB,
+        cache_flag: int = 0,
     ) -> None:
+        """One sample (the collector inlines these appends on its hot path)."""
         self.ts.append(ts)
-        self.intended_ts.append(intended_ts)
-        self.tier.append(tier)
-        self.plan.append(plan)
-        self.endpoint.append(endpoint)
-        self.status.append(status)
-        self.ok.append(ok)
+        self.late_s.append(ts - intended_ts)
         self.latency_ms.append(latency_ms)
-        self.bytes.append(nbytes)
-        self.error.append(error)
-        self.db_ms.append(db_ms)
-        self.cache.append(cache)
-        self.worker.append(worker)
+        self.db_us.append(db_us)
+        self.status.append(min(status, MAX_CODE))
+        self.nbytes.append(min(nbytes, 0xFFFFFFFF))
+        self.flags.append(cache_flag | (OK_FLAG if ok else 0))
+        self.key.append(key)
+        self.error.append(self.error_code(error))
+
+    def count_dropped(self, tier: str, intended_ts: float) -> None:
+        per_second = self.dropped.setdefault(tier, {})
+        second = int(intended_ts)
+        per_second[second] = per_second.get(second, 0) + 1
 
     def swap(self) -> SampleBuffer:
-        """Return a buffer holding everything appended so far; this one starts empty again."""
-        full = SampleBuffer()
+        """Return a buffer holding everything appended so far; this one starts empty again (same key table)."""
+        full = SampleBuffer(self.keys)
         for name in self.__slots__:
-            current = getattr(self, name)
-            setattr(self, name, getattr(full, name))
-            setattr(full, name, current)
+            if name != "keys":
+                current = getattr(self, name)
+                setattr(self, name, getattr(full, name))
+                setattr(full, name, current)
         return full
 
-    def to_payload(self) -> dict[str, bytes | list]:
-        """A compact, msgpack-friendly copy (arrays as raw bytes) for shipping from a worker to the master."""
-        return {
-            name: (col.tobytes() if isinstance(col, array) else col)
-            for name in self.__slots__
-            for col in (getattr(self, name),)
-        }
+    @property
+    def held_bytes(self) -> int:
+        """Bytes the sample columns hold (allocated, not counting the arrays' spare capacity)."""
+        return sum(len(col) * col.itemsize for col in (getattr(self, name) for name in self._COLUMNS))
 
-    def extend_payload(self, payload: dict[str, bytes | list]) -> None:
-        """Append the rows of a payload made by ``to_payload`` (possibly in another process)."""
-        for name in self.__slots__:
+    # --- worker -> master ---------------------------------------------------------------------------------------
+    def to_payload(self) -> dict:
+        """A compact, msgpack-friendly copy (arrays as raw bytes, the code tables as lists) for the master."""
+        payload: dict = {name: getattr(self, name).tobytes() for name in self._COLUMNS}
+        payload["keys"] = [list(k) for k in self.keys.keys]
+        payload["errors"] = list(self.errors)
+        payload["dropped"] = {tier: [[s, n] for s, n in seconds.items()] for tier, seconds in self.dropped.items()}
+        return payload
+
+    def extend_payload(self, payload: dict) -> None:
+        """Append the rows of a payload made by ``to_payload`` in another process, recoding its keys and errors."""
+        key_map = np.array([self.keys.code(tuple(k)) for k in payload["keys"]] or [0], dtype=np.uint16)
+        error_map = np.array([0, *(self.error_code(text) for text in payload["errors"])], dtype=np.uint16)
+        for name in self._COLUMNS:
             column, chunk = getattr(self, name), payload[name]
-            if isinstance(column, array):
-                column.frombytes(chunk)
-            else:
-                column.extend(chunk)
+            if name == "key":
+                chunk = key_map[np.frombuffer(chunk, dtype=np.uint16)].tobytes()
+            elif name == "error":
+                chunk = error_map[np.frombuffer(chunk, dtype=np.uint16)].tobytes()
+            column.frombytes(chunk)
+        for tier, seconds in payload.get("dropped", {}).items():
+            mine = self.dropped.setdefault(tier, {})
+            for second, count in seconds:
+                mine[second] = mine.get(second, 0) + count
+
+    # --- conversion -----------------------------------------------------------------------------------------------
+    def to_arrow(self) -> pa.Table:
+        """The samples as an Arrow table with the documented schema."""
+        ts = np.frombuffer(self.ts, dtype=np.float64)
+        late = np.frombuffer(self.late_s, dtype=np.float32).astype(np.float64)
+        latency = np.frombuffer(self.latency_ms, dtype=np.float64)
+        db_us = np.frombuffer(self.db_us, dtype=np.uint32)
+        flags = np.frombuffer(self.flags, dtype=np.uint8)
+        key = pa.array(np.frombuffer(self.key, dtype=np.uint16))
+        keys = self.keys.keys
+
+        def by_key(i: int) -> pa.Array:
+            return pa.array([k[i] for k in keys] or [""], type=pa.string()).take(key)
+
+        db_ms = db_us.astype(np.float64) / 1000.0
+        columns = {
+            "ts": pa.array(ts),
+            "intended_ts": pa.array(ts - late),
+            "tier": by_key(0),
+            "plan": by_key(1),
+            "endpoint": by_key(2),
+            "status": pa.array(np.frombuffer(self.status, dtype=np.uint16).astype(np.int32)),
+            "ok": pa.array((flags & OK_FLAG).astype(bool)),
+            "latency_ms": pa.array(latency),
+            "latency_co_ms": pa.array(corrected_latency(ts, ts - late, latency)),
+            "bytes": pa.array(np.frombuffer(self.nbytes, dtype=np.uint32).astype(np.int64)),
+            "error": pa.array([None, *self.errors], type=pa.string()).take(
+                pa.array(np.frombuffer(self.error, dtype=np.uint16))
+            ),
+            "db_ms": pa.array(db_ms, mask=db_us == NO_DB),
+            "cache": _CACHE_NAMES.take(pa.array(flags >> 1)),
+            "worker": by_key(3),
+        }
+        return pa.table(columns, schema=SCHEMA)
 
     def to_frame(self) -> pd.DataFrame:
         """The samples as a DataFrame with the documented columns and dtypes."""
-        ts = np.frombuffer(self.ts, dtype=np.float64).copy()
-        intended = np.frombuffer(self.intended_ts, dtype=np.float64).copy()
-        latency = np.frombuffer(self.latency_ms, dtype=np.float64).copy()
-        cache = np.frombuffer(self.cache, dtype=np.int8).astype(np.int64) + 1
-        columns = {
-            "ts": ts,
-            "intended_ts": intended,
-            "tier": self.tier,
-            "plan": self.plan,
-            "endpoint": self.endpoint,
-            "status": np.frombuffer(self.status, dtype=np.int32).copy(),
-            "ok": np.frombuffer(self.ok, dtype=np.int8).astype(bool),
-            "latency_ms": latency,
-            "latency_co_ms": corrected_latency(ts, intended, latency),
-            "bytes": np.frombuffer(self.bytes, dtype=np.int64).copy(),
-            "error": self.error,
-            "db_ms": np.frombuffer(self.db_ms, dtype=np.float64).copy(),
-            "cache": _CACHE_NAMES[cache] if len(cache) else np.array([], dtype=object),
-            "worker": self.worker,
-        }
-        return normalize(pd.DataFrame(columns, columns=list(COLUMNS)))
+        return normalize(self.to_arrow().to_pandas())
 
 
 def corrected_latency(ts: np.ndarray, intended_ts: np.ndarray, latency_ms: np.ndarray) -> np.ndarray:
@@ -224,14 +316,57 @@ def normalize(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
+class SampleStore:
+    """``samples.parquet`` of one run, appended a row group per spilled buffer; per-second dropped counts beside.
+
+    Rows go to ``samples.parquet.part`` while the run lasts; ``close()`` writes the footer and renames it into
+    place, so a ``samples.parquet`` that exists is always complete.
+    """
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.part = path.with_name(path.name + ".part")
+        self.writer: pq.ParquetWriter | None = pq.ParquetWriter(self.part, SCHEMA, compression=COMPRESSION)
+        self.rows = 0
+        self.row_groups = 0
+        self.dropped: dict[str, dict[int, int]] = {}
+
+    def write(self, buffer: SampleBuffer) -> int:
+        """Append ``buffer`` (no longer appended to) as one row group; the number of rows written."""
+        for tier, seconds in buffer.dropped.items():
+            mine = self.dropped.setdefault(tier, {})
+            for second, count in seconds.items():
+                mine[second] = mine.get(second, 0) + count
+        if not len(buffer):
+            return 0
+        if self.writer is None:
+            raise ValueError(f"{self.path}: the store is closed")
+        self.writer.write_table(buffer.to_arrow(), row_group_size=len(buffer))
+        self.rows += len(buffer)
+        self.row_groups += 1
+        return len(buffer)
+
+    def dropped_series(self) -> dict[str, list[list[int]]]:
+        """Dropped arrivals per tier as sorted ``[epoch second, count]`` pairs (run.json's ``dropped``)."""
+        return {tier: sorted([s, n] for s, n in seconds.items()) for tier, seconds in sorted(self.dropped.items())}
+
+    def close(self) -> Path:
+        """Finish the file and move it into place; the path of ``samples.parquet``."""
+        if self.writer is not None:
+            self.writer.close()
+            self.writer = None
+            self.part.replace(self.path)
+        return self.path
+
+
 def write_parquet(frame: pd.DataFrame, path: Path) -> None:
     """Write samples with the fixed schema (written to a temporary name, then renamed into place)."""
     table = pa.Table.from_pandas(frame, schema=SCHEMA, preserve_index=False)
     tmp = path.with_suffix(".parquet.tmp")
-    pq.write_table(table, tmp, compression="zstd")
+    pq.write_table(table, tmp, compression=COMPRESSION)
     tmp.replace(path)
 
 
 def read_parquet(path: Path) -> pd.DataFrame:
     """Read ``samples.parquet`` back into the documented dtypes."""
-    return normalize(pq.read_table(path).to_pandas())
+    return normalize(pq.read_table(path).to_pandas(self_destruct=True, split_blocks=True))

@@ -2,6 +2,7 @@
 
 The profile is (re)read each time a test starts, from Locust's own ``--profile`` option, which the web
 UI's start form can change. ``--run-time`` (or the form's run time), when given, overrides the profile's.
+The profile's ``model`` picks the user classes: paced users (closed) or arrival generators (open).
 """
 
 from __future__ import annotations
@@ -27,9 +28,17 @@ class ProfileShape(LoadTestShape):
         users = self.run.profile.users_at(elapsed)
         if users is None:
             return None
+        model_users = TIER_USERS[self.run.profile.model]
         classes = []
         for tier, count in users.items():
-            TIER_USERS[tier].fixed_count = count
+            model_users[tier].fixed_count = count
             if count:
-                classes.append(TIER_USERS[tier])
+                classes.append(model_users[tier])
+        if users != getattr(self, "_users", None):
+            # Locust's dispatcher spawns fixed_count users only at the start and after a ramp-down: re-arm it,
+            # or a stage that adds users never gets them (scalability steps would all run the first stage's).
+            dispatcher = getattr(self.runner, "_users_dispatcher", None)
+            if dispatcher is not None:
+                dispatcher._try_dispatch_fixed = True
+            self._users = users
         return sum(users.values()), self.run.profile.spawn_rate, classes

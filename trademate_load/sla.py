@@ -3,11 +3,18 @@
 Percentiles are exact, computed from every raw sample in the SLA window with the nearest-rank
 definition (numpy's ``inverted_cdf``: the smallest sample such that at least p% of samples are at or
 below it). No bucketing, no rounding. Nothing here imports locust.
+
+Open-model runs also report arrivals their generators dropped (the in-flight bound was reached): each is
+a request a user wanted served at its time and the target never got to serve, so it counts against the
+tier's success rate, error rate and compliance (``offered`` = requests + dropped is their denominator),
+never against its latency figures, which only sent requests have; the verdict's reason names the drops.
+Dropped counts come per epoch second; a second counts when its middle falls in the SLA window.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -121,6 +128,7 @@ class TierResult:
     cache_hit_rate: float | None
     latency_basis: str
     missed_schedule: int
+    dropped: int = 0
     intervals: dict[str, tuple[float | None, float | None]] = field(default_factory=dict)
     error_budget: dict[str, float] | None = None
     checks: list[Check] = field(default_factory=list)
@@ -128,6 +136,11 @@ class TierResult:
     @property
     def error_rate(self) -> float | None:
         return None if self.success_rate is None else 1.0 - self.success_rate
+
+    @property
+    def offered(self) -> int:
+        """Requests the users wanted sent: those sent and those dropped at the in-flight bound."""
+        return self.requests + self.dropped
 
     def figure(self, name: str) -> float | None:
         if name in ("p95_ms", "p99_ms", "mean_ms"):
@@ -175,17 +188,25 @@ def _latency_intervals(latency: np.ndarray) -> dict[str, tuple[float | None, flo
     return {"p95_ms": percentile_interval(latency, 0.95), "p99_ms": percentile_interval(latency, 0.99)}
 
 
-def _tier_result(tier: str, rows: pd.DataFrame, load: TierLoad, sla: Sla, window: Window, basis: str) -> TierResult:
+def dropped_in(window: Window, per_second: Sequence[Sequence[int]]) -> int:
+    """Dropped arrivals of ``[epoch second, count]`` pairs whose second's middle falls in ``window``."""
+    return sum(int(n) for second, n in per_second if window.start_ts <= second + 0.5 <= window.end_ts)
+
+
+def _tier_result(
+    tier: str, rows: pd.DataFrame, load: TierLoad, sla: Sla, window: Window, basis: str, dropped: int = 0
+) -> TierResult:
     latency = rows[basis_column(basis)].to_numpy()
     ok = rows["ok"].to_numpy()
     n, succeeded = len(rows), int(ok.sum())
+    offered = n + dropped
     limits = sla.tiers[tier]
     db = rows["db_ms"].dropna().to_numpy()
     cache = rows["cache"]
     hits, misses = int((cache == "hit").sum()), int((cache == "miss").sum())
     late = (rows["ts"] - rows["intended_ts"]).to_numpy() > load.period_s
     within = int((ok & (latency < limits.p95_ms)).sum()) if limits.p95_ms is not None else succeeded
-    success_low, success_high = wilson_interval(succeeded, n)
+    success_low, success_high = wilson_interval(succeeded, offered)
     result = TierResult(
         tier=tier,
         requests=n,
@@ -195,12 +216,13 @@ def _tier_result(tier: str, rows: pd.DataFrame, load: TierLoad, sla: Sla, window
         target_rps=load.rps,
         latency_ms=latency_stats(latency),
         service_latency_ms=latency_stats(rows["latency_ms"].to_numpy()),
-        success_rate=_ratio(succeeded, n),
-        sla_compliance=_ratio(within, n),
+        success_rate=_ratio(succeeded, offered),
+        sla_compliance=_ratio(within, offered),
         db_ms_p95=float(np.percentile(db, 95, method=PERCENTILE_METHOD)) if len(db) else None,
         cache_hit_rate=_ratio(hits, hits + misses),
         latency_basis=basis,
         missed_schedule=int(late.sum()),
+        dropped=dropped,
         intervals={
             **_latency_intervals(latency),
             "db_ms_p95": percentile_interval(db, 0.95),
@@ -209,10 +231,10 @@ def _tier_result(tier: str, rows: pd.DataFrame, load: TierLoad, sla: Sla, window
                 None if success_high is None else 1 - success_high,
                 None if success_low is None else 1 - success_low,
             ),
-            "sla_compliance": wilson_interval(within, n),
+            "sla_compliance": wilson_interval(within, offered),
             "cache_hit_rate": wilson_interval(hits, hits + misses),
         },
-        error_budget=error_budget(n, n - succeeded, limits.success_rate),
+        error_budget=error_budget(offered, offered - succeeded, limits.success_rate),
     )
     for metric, op in SLA_METRICS.items():
         limit = getattr(limits, metric)
@@ -291,15 +313,26 @@ def _label(tier: str, check: Check) -> str:
 
 
 def evaluate(
-    frame: pd.DataFrame, tiers: dict[str, TierLoad], sla: Sla, window: Window, basis: str, strict: bool = False
+    frame: pd.DataFrame,
+    tiers: dict[str, TierLoad],
+    sla: Sla,
+    window: Window,
+    basis: str,
+    strict: bool = False,
+    dropped: Mapping[str, Sequence[Sequence[int]]] | None = None,
 ) -> Verdict:
     """Judge the samples of ``frame`` that fall in ``window`` against ``sla`` for each tier of ``tiers``.
 
-    Inconclusive checks (an interval straddling its limit) fail the gate only when ``strict``.
+    Inconclusive checks (an interval straddling its limit) fail the gate only when ``strict``. ``dropped``:
+    per tier, ``[epoch second, count]`` pairs of arrivals an open-model run could not send.
     """
     rows = in_window(frame, window)
+    dropped = dropped or {}
     results = {
-        tier: _tier_result(tier, rows[rows["tier"] == tier], load, sla, window, basis) for tier, load in tiers.items()
+        tier: _tier_result(
+            tier, rows[rows["tier"] == tier], load, sla, window, basis, dropped_in(window, dropped.get(tier, ()))
+        )
+        for tier, load in tiers.items()
     }
     endpoints = _endpoint_results(rows, basis)
     for tier, checks in _endpoint_checks(endpoints, sla).items():
@@ -323,4 +356,7 @@ def evaluate(
         reason += " (strict: counted as a breach)" if strict else " (not strict: not counted as a breach)"
     else:
         status, code, reason = "pass", EXIT_PASS, "every SLA met"
+    drops = [f"{tier} {r.dropped} of {r.offered}" for tier, r in results.items() if r.dropped]
+    if drops:
+        reason += f"; arrivals dropped at max_in_flight (counted as failed requests): {', '.join(drops)}"
     return Verdict(status, code, reason, results, endpoints, _errors(rows), window)

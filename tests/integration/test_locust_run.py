@@ -241,9 +241,14 @@ def test_with_host_and_credentials_the_suite_starts_no_api(api, tmp_path):
 def test_sigint_to_the_launcher_keeps_every_sample_taken_so_far(tmp_path):
     cmd = [sys.executable, "-m", "trademate_load", "run", "smoke", "--report-dir", str(tmp_path)]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT)
-    time.sleep(8)  # API start, Locust start, a few seconds of the 15 s run
+    seen = []
+    for line in proc.stdout:  # wait until every user runs, then past the 3 s warm-up of the 15 s run
+        seen.append(line)
+        if "All users spawned" in line:
+            break
+    time.sleep(5)
     proc.send_signal(signal.SIGINT)
-    out, _ = proc.communicate(timeout=60)
+    out = "".join(seen) + proc.communicate(timeout=60)[0]
     run_dir = only_run_dir(tmp_path)
     run = json.loads((run_dir / "run.json").read_text())
     assert run["interrupted"] is True

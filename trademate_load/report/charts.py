@@ -1,45 +1,59 @@
 """Draw the run report's charts: pure functions from a sample frame and plain values to PNG bytes.
 
-Time series are computed here from the raw samples (per-second exact quantiles, request and failure
-counts); table figures and the verdict are never recomputed. Figures are built with the matplotlib
-Figure API and rendered by Agg, so nothing touches pyplot's global state.
+Time series come from series.tier_series, computed once per tier from the raw samples and shared by
+every chart of that tier; table figures and the verdict are never recomputed, and the scalability chart
+draws summary.json's own section. Figures are built with the matplotlib Figure API and rendered by Agg,
+so nothing touches pyplot's global state.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import itertools
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
+from matplotlib.axis import Axis
 from matplotlib.figure import Figure
-from matplotlib.ticker import FormatStrFormatter
+from matplotlib.ticker import FormatStrFormatter, LogLocator, MaxNLocator, NullLocator
+
+from trademate_load.report.series import (
+    TIME_QUANTILES,
+    Clock,
+    TierSeries,
+    burn_series,
+    ecdf_points,
+    frame_tiers,
+    run_clock,
+    tier_series,
+)
 
 FIGSIZE = (9.0, 3.2)
+HALF_FIGSIZE = (4.5, 3.2)
 DPI = 100
-MAX_CDF_POINTS = 2000
-TIME_QUANTILES = (0.50, 0.95, 0.99)
-CHART_KINDS = ("latency", "cdf", "throughput")
+TIME_KINDS = ("latency", "throughput", "budget")  # full width, over the run
+PAIR_KINDS = ("histogram", "cdf", "cache", "db")  # half width, shown two by two
+CHART_KINDS = TIME_KINDS + PAIR_KINDS
+REPORTED_KINDS = ("cache", "db")  # drawn only when the target reports X-Cache / Server-Timing db
 ERRORS_CHART = "errors"
+NOISY_CHART = "noisy_neighbour"
+SCALABILITY_CHART = "scalability"
 QUANTILE_COLORS = {0.50: "#1f77b4", 0.95: "#ff7f0e", 0.99: "#d62728"}
 TIER_COLORS = ("#1f77b4", "#9467bd", "#2ca02c", "#8c564b", "#e377c2")
 WARMUP_COLOR = "#9e9e9e"
+LIMIT_COLOR = "#2ca02c"
+BURN_COLOR = "#9467bd"
 MARGINS = {"left": 0.075, "right": 0.83, "bottom": 0.15, "top": 0.9}  # fixed: a layout engine doubles draw time
+TWIN_MARGINS = {**MARGINS, "right": 0.78}
+HALF_MARGINS = {"left": 0.15, "right": 0.97, "bottom": 0.15, "top": 0.9}
+HISTOGRAM_BINS = 60
 LOG_SCALE_RATIO = 20.0  # latency axis turns logarithmic when its top exceeds 20x the median plotted value
-_SCALE = 10_000  # quantiles are applied in integer ten-thousandths, so 0.95 * n never rounds up wrongly
-
-
-@dataclass(frozen=True)
-class Clock:
-    """The run's time axis: epoch origin (second 0) and the SLA window in seconds since it."""
-
-    origin: float
-    warmup_end: float
-    end: float
+PNG_OPTIONS = {"compress_level": 3}  # zlib level: level 6 (the default) costs a third more time for 10% less
 
 
 @dataclass(frozen=True)
@@ -49,6 +63,9 @@ class Limits:
     p95_ms: float | None = None
     p99_ms: float | None = None
     target_rps: float | None = None
+    db_ms: float | None = None
+    cache_hit_rate: float | None = None
+    success_rate: float | None = None
 
 
 def chart_name(tier: str, kind: str) -> str:
@@ -63,222 +80,287 @@ def basis_column(summary: Mapping, run: Mapping, tier: str) -> str:
     return "latency_co_ms" if basis == "corrected" else "latency_ms"
 
 
-def run_clock(frame: pd.DataFrame, run: Mapping) -> Clock:
-    """The run's clock from run.json, falling back to the samples' own time span."""
-    ts = frame["ts"].to_numpy(dtype=np.float64) if len(frame) else np.zeros(1)
-    origin = _number(run.get("started_ts"), float(np.nanmin(ts)))
-    end = _number(run.get("ended_ts"), float(np.nanmax(ts))) - origin
-    warmup_end = min(max(_number(run.get("warmup_s"), 0.0), 0.0), max(end, 0.0))
-    return Clock(origin=origin, warmup_end=warmup_end, end=end)
-
-
 def tier_limits(summary: Mapping, run: Mapping, tier: str) -> Limits:
-    """A tier's SLA latency limits and target request rate from run.json (summary as fallback)."""
+    """A tier's SLA limits and target request rate from run.json (summary as fallback for the target)."""
     sla = (run.get("sla") or {}).get(tier) or {}
     settings = ((run.get("settings") or {}).get("tiers") or {}).get(tier) or {}
     target = settings.get("rps", ((summary.get("tiers") or {}).get(tier) or {}).get("target_rps"))
-    return Limits(p95_ms=sla.get("p95_ms"), p99_ms=sla.get("p99_ms"), target_rps=target)
+    fields = {field.name for field in dataclasses.fields(Limits)} - {"target_rps"}
+    return Limits(target_rps=target, **{name: sla.get(name) for name in fields})
 
 
-def per_second_quantiles(
-    seconds: np.ndarray, values: np.ndarray, quantiles: Sequence[float]
-) -> tuple[np.ndarray, np.ndarray]:
-    """Exact inverted-CDF quantiles of values per integer second: (seconds, array[len(quantiles), seconds])."""
-    finite = np.isfinite(values)
-    if not finite.all():
-        seconds, values = seconds[finite], values[finite]
-    del finite
-    if not len(values):
-        return np.empty(0, np.int64), np.empty((len(quantiles), 0))
-    order = np.argsort(values)  # by value, then stably by second: values sorted within each second
-    order = order[np.argsort(_compact_ints(seconds[order]), kind="stable")]
-    ordered_seconds, ordered_values = seconds[order], values[order]
-    del order
-    starts = np.flatnonzero(np.r_[True, ordered_seconds[1:] != ordered_seconds[:-1]])
-    counts = np.diff(np.r_[starts, len(ordered_values)])
-    rows = [ordered_values[starts + _rank(counts, q)] for q in quantiles]
-    return ordered_seconds[starts], np.vstack(rows)
+def render_charts(frame: pd.DataFrame, summary: Mapping, run: Mapping) -> dict[str, bytes]:
+    """Every chart of the report, by name (chart_name, ERRORS_CHART, NOISY_CHART, SCALABILITY_CHART).
+
+    A tier's cache and DB charts are left out when the target reported neither; an empty frame gives
+    no charts at all.
+    """
+    if not len(frame):
+        return {}
+    clock = run_clock(frame, run)
+    tiers = frame_tiers(frame, list(summary.get("tiers") or {}))
+    charts: dict[str, bytes] = {}
+    kept: dict[str, TierSeries] = {}
+    for tier in tiers:  # one tier's arrays in memory at a time
+        series = tier_series(frame, tier, basis_column(summary, run, tier), clock)
+        charts.update(tier_charts(series, clock, summary, run))
+        kept[tier] = dataclasses.replace(series, window_latency=np.empty(0))
+    if any(series.failures.any() for series in kept.values()):
+        charts[ERRORS_CHART] = errors_chart(list(kept.values()), clock)
+    if "premium" in kept and "shared" in kept:
+        premium_limits = tier_limits(summary, run, "premium")
+        charts[NOISY_CHART] = noisy_neighbour_chart(kept["premium"], kept["shared"], clock, premium_limits)
+    if summary.get("scalability"):
+        charts[SCALABILITY_CHART] = scalability_chart(summary["scalability"])
+    return charts
 
 
-def ecdf_points(values: np.ndarray, max_points: int = MAX_CDF_POINTS) -> tuple[np.ndarray, np.ndarray]:
-    """Empirical CDF (x sorted, y = share <= x) thinned to max_points, keeping the tail's resolution."""
-    ordered = values[np.isfinite(values)]
-    ordered.sort()
-    n = len(ordered)
-    if n <= max_points:
-        ranks = np.arange(n)
-    else:
-        half = max_points // 2
-        linear = np.linspace(0, n - 1, half).astype(np.int64)
-        tail = n - np.geomspace(1, n, half).astype(np.int64)
-        ranks = np.unique(np.r_[linear, tail, n - 1])
-    return ordered[ranks], (ranks + 1) / max(n, 1)
+def tier_charts(series: TierSeries, clock: Clock, summary: Mapping, run: Mapping) -> dict[str, bytes]:
+    """One tier's charts by name: every kind of CHART_KINDS, cache and DB only when reported."""
+    tier = series.tier
+    column, limits = basis_column(summary, run, tier), tier_limits(summary, run, tier)
+    basis = "corrected" if column == "latency_co_ms" else "service time"
+    per = _per(series)
+    measured_p95 = (((summary.get("tiers") or {}).get(tier) or {}).get("latency_ms") or {}).get("p95")
+    drawers: dict[str, Callable[[], bytes | None]] = {
+        "latency": lambda: latency_chart(series, clock, limits, f"{tier}: latency {per} ({basis})"),
+        "throughput": lambda: throughput_chart(series, clock, limits, f"{tier}: achieved vs target req/s {per}"),
+        "budget": lambda: budget_chart(series, clock, limits, f"{tier}: error rate {per} and error budget burned"),
+        "histogram": lambda: histogram_chart(series, limits, measured_p95, f"{tier}: latency histogram (SLA window)"),
+        "cdf": lambda: cdf_chart(series, limits, f"{tier}: latency CDF (SLA window)"),
+        "cache": lambda: cache_chart(series, clock, limits, f"{tier}: cache hit rate {per}"),
+        "db": lambda: db_chart(series, clock, limits, f"{tier}: DB time p95 {per}"),
+    }
+    drawn = {chart_name(tier, kind): drawers[kind]() for kind in CHART_KINDS}
+    return {name: png for name, png in drawn.items() if png is not None}
 
 
-def per_second_counts(seconds: np.ndarray, first: int, last: int) -> np.ndarray:
-    """Number of samples in each integer second from first to last inclusive."""
-    inside = (seconds >= first) & (seconds <= last)
-    return np.bincount(seconds[inside] - first, minlength=last - first + 1)
-
-
-def latency_chart(frame: pd.DataFrame, column: str, clock: Clock, limits: Limits, title: str) -> bytes:
-    """Per-second p50/p95/p99 of one tier's latency column, the SLA limits, warm-up shaded."""
-    seconds = _seconds(frame, clock)
-    labels, rows = per_second_quantiles(seconds, frame[column].to_numpy(dtype=np.float64), TIME_QUANTILES)
+def latency_chart(series: TierSeries, clock: Clock, limits: Limits, title: str) -> bytes:
+    """Per-bucket p50/p95/p99 of one tier's latency, the SLA limits, warm-up shaded."""
     fig, ax = _figure(title, "seconds since start", "latency (ms)")
     _shade_warmup(ax, clock)
-    if len(labels):
-        span = np.arange(labels[0], labels[-1] + 1)
-        for q, row in zip(TIME_QUANTILES, rows, strict=True):
-            dense = np.full(len(span), np.nan)
-            dense[labels - labels[0]] = row
-            ax.plot(span + 0.5, dense, color=QUANTILE_COLORS[q], linewidth=1.2, label=f"p{round(q * 100)}")
+    for q, row in zip(TIME_QUANTILES, series.latency, strict=True):
+        ax.plot(series.mids, row, color=QUANTILE_COLORS[q], linewidth=1.2, label=f"p{round(q * 100)}")
     _hline(ax, limits.p95_ms, QUANTILE_COLORS[0.95], "p95 limit {value:g} ms")
     _hline(ax, limits.p99_ms, QUANTILE_COLORS[0.99], "p99 limit {value:g} ms")
-    _latency_scale(ax, rows)
+    _latency_scale(ax, series.latency)
     return _finish(fig, ax, clock)
 
 
-def cdf_chart(frame: pd.DataFrame, column: str, clock: Clock, limits: Limits, title: str) -> bytes:
+def throughput_chart(series: TierSeries, clock: Clock, limits: Limits, title: str) -> bytes:
+    """Achieved requests per second of one tier against its target, warm-up shaded."""
+    fig, ax = _figure(title, "seconds since start", "requests / s")
+    _shade_warmup(ax, clock)
+    ax.plot(series.mids, series.rps, color=TIER_COLORS[0], linewidth=1.2, label="achieved")
+    _hline(ax, limits.target_rps, LIMIT_COLOR, "target {value:g} req/s")
+    ax.set_ylim(bottom=0)
+    return _finish(fig, ax, clock)
+
+
+def budget_chart(series: TierSeries, clock: Clock, limits: Limits, title: str) -> bytes:
+    """Error rate per bucket (left axis) and the share of the error budget burned so far (right axis).
+
+    The budget is the failures the success-rate target allows, (1 - target) x requests, counted over the
+    SLA window; burned = failures so far / failures allowed so far, so 100% is the SLA's edge.
+    """
+    fig, ax = _figure(title, "seconds since start", "error rate (%)", margins=TWIN_MARGINS)
+    _shade_warmup(ax, clock)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rate = np.where(series.requests > 0, series.failures / series.requests * 100, np.nan)
+    ax.plot(series.mids, rate, color=QUANTILE_COLORS[0.99], linewidth=1.2, label="error rate")
+    ax.set_ylim(bottom=0, top=max(float(np.nanmax(rate, initial=0.0)) * 1.15, 0.1))
+    burn = burn_series(series, limits.success_rate)
+    twin = None
+    if burn is not None:
+        twin = ax.twinx()
+        twin.tick_params(labelsize=8)
+        twin.set_ylabel("error budget burned (%)", fontsize=9)
+        shown = series.starts + series.widths > clock.warmup_end
+        twin.plot(series.starts[shown] + series.widths[shown], burn[shown] * 100, color=BURN_COLOR, linewidth=1.4)
+        twin.lines[-1].set_label("budget burned")
+        twin.axhline(100, color=BURN_COLOR, linestyle="--", linewidth=1.0, label="budget used up")
+        twin.set_ylim(bottom=0, top=max(float(np.nanmax(burn * 100, initial=0.0)) * 1.15, 110.0))
+    ax.set_xlim(0.0, max(clock.end, 1.0))
+    _twin_legend(ax, twin)
+    return _png(fig)
+
+
+def histogram_chart(series: TierSeries, limits: Limits, measured_p95: float | None, title: str) -> bytes:
+    """Share of the SLA window's requests per latency bin, with the measured p95 and the limits.
+
+    Log bins when latency spans more than LOG_SCALE_RATIO; otherwise linear bins up to the slowest
+    request, and a limit beyond that is listed as off scale rather than squashing the bars.
+    """
+    fig, ax = _figure(title, "latency (ms)", "share of requests (%)", size=HALF_FIGSIZE, margins=HALF_MARGINS)
+    values = series.window_latency
+    positive = values[np.searchsorted(values, 0.0, side="right") :]
+    right = None  # end of a linear latency axis
+    if len(positive):
+        low, high = float(positive[0]), float(positive[-1])
+        if high / low > LOG_SCALE_RATIO:
+            edges = np.geomspace(low, high, HISTOGRAM_BINS + 1)
+            _log_axis(ax.xaxis, ax.set_xscale)
+        else:
+            edges = np.linspace(0.0, high * 1.0001, HISTOGRAM_BINS + 1)
+            right = max(high, measured_p95 or 0.0) * 1.05
+        counts = np.diff(np.r_[np.searchsorted(values, edges[:-1], side="left"), len(values)])
+        ax.stairs(counts / len(values) * 100, edges, fill=True, color=QUANTILE_COLORS[0.50], alpha=0.8)
+    else:
+        _note(ax, "no samples in the SLA window")
+    _vline(ax, measured_p95, "#444444", "p95", solid=True)
+    for q, limit in ((0.95, limits.p95_ms), (0.99, limits.p99_ms)):
+        label = f"p{round(q * 100)} limit"
+        if limit is not None and right is not None and limit > right:
+            ax.plot([], [], color=QUANTILE_COLORS[q], linestyle="--", label=f"{label} {limit:g} ms (off scale)")
+        else:
+            _vline(ax, limit, QUANTILE_COLORS[q], label)
+    if right is not None:
+        ax.set_xlim(0, right)
+    ax.set_ylim(bottom=0)
+    _legend(ax, inside="upper right")
+    return _png(fig)
+
+
+def cdf_chart(series: TierSeries, limits: Limits, title: str) -> bytes:
     """Empirical CDF of one tier's latency over the SLA window, with the p95 and p99 limits."""
-    t = frame["ts"].to_numpy(dtype=np.float64) - clock.origin
-    window = (t >= clock.warmup_end) & (t <= clock.end)
-    x, y = ecdf_points(frame[column].to_numpy(dtype=np.float64)[window])
-    fig, ax = _figure(title, "latency (ms)", "share of requests")
+    fig, ax = _figure(title, "latency (ms)", "share of requests", size=HALF_FIGSIZE, margins=HALF_MARGINS)
+    x, y = ecdf_points(series.window_latency)
     if len(x):
-        ax.step(x, y, where="post", color=QUANTILE_COLORS[0.50], linewidth=1.4, label="ECDF (SLA window)")
+        ax.step(x, y, where="post", color=QUANTILE_COLORS[0.50], linewidth=1.4, label="ECDF")
         if x[0] > 0:
-            ax.set_xscale("log")
-            ax.xaxis.set_major_formatter(FormatStrFormatter("%g"))
+            _log_axis(ax.xaxis, ax.set_xscale)
     else:
         _note(ax, "no samples in the SLA window")
     ax.axhline(0.95, color=WARMUP_COLOR, linewidth=0.8, linestyle=":")
     _vline(ax, limits.p95_ms, QUANTILE_COLORS[0.95], "p95 limit")
     _vline(ax, limits.p99_ms, QUANTILE_COLORS[0.99], "p99 limit")
     ax.set_ylim(0, 1.02)
+    _legend(ax, inside="lower right")
+    return _png(fig)
+
+
+def cache_chart(series: TierSeries, clock: Clock, limits: Limits, title: str) -> bytes | None:
+    """Cache hit rate among reported lookups per bucket, with the SLA's minimum; None when never reported."""
+    if series.cache_hits is None or series.cache_lookups is None:
+        return None
+    fig, ax = _figure(title, "seconds since start", "hit rate (%)", size=HALF_FIGSIZE, margins=HALF_MARGINS)
+    _shade_warmup(ax, clock)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rate = np.where(series.cache_lookups > 0, series.cache_hits / series.cache_lookups * 100, np.nan)
+    ax.plot(series.mids, rate, color=TIER_COLORS[0], linewidth=1.2, label="hit rate")
+    minimum = None if limits.cache_hit_rate is None else limits.cache_hit_rate * 100
+    _hline(ax, minimum, LIMIT_COLOR, "minimum {value:g}%")
+    low = float(np.nanmin(rate, initial=100.0))
+    ax.set_ylim(bottom=max(0.0, min(low, minimum if minimum is not None else low) - 5), top=101)
+    ax.set_xlim(0.0, max(clock.end, 1.0))
+    _legend(ax, inside="lower right")
+    return _png(fig)
+
+
+def db_chart(series: TierSeries, clock: Clock, limits: Limits, title: str) -> bytes | None:
+    """Exact p95 of the DB time (Server-Timing db) per bucket, with the SLA's limit; None when never reported."""
+    if series.db_p95 is None:
+        return None
+    fig, ax = _figure(title, "seconds since start", "DB time p95 (ms)", size=HALF_FIGSIZE, margins=HALF_MARGINS)
+    _shade_warmup(ax, clock)
+    ax.plot(series.mids, series.db_p95, color=QUANTILE_COLORS[0.95], linewidth=1.2, label="DB p95")
+    _hline(ax, limits.db_ms, LIMIT_COLOR, "limit {value:g} ms")
+    _latency_scale(ax, series.db_p95[np.newaxis, :])
+    ax.set_xlim(0.0, max(clock.end, 1.0))
+    _legend(ax, inside="upper right")
+    return _png(fig)
+
+
+def errors_chart(tiers: Sequence[TierSeries], clock: Clock, title: str = "Failures per second") -> bytes:
+    """Failed requests per second, one line per tier (in the order given), warm-up shaded."""
+    fig, ax = _figure(title, "seconds since start", "failures / s")
+    _shade_warmup(ax, clock)
+    for color, series in zip(itertools.cycle(TIER_COLORS), tiers, strict=False):
+        ax.plot(series.mids, series.failures / series.widths, color=color, linewidth=1.2, label=series.tier)
+    ax.set_ylim(bottom=0)
+    return _finish(fig, ax, clock)
+
+
+def noisy_neighbour_chart(premium: TierSeries, shared: TierSeries, clock: Clock, limits: Limits) -> bytes:
+    """Premium p95 per bucket (left axis) against the shared tier's req/s (right axis): does shared load hurt?
+
+    The premium p95 limit is drawn only when within reach of the plotted p95 (it would flatten the line).
+    """
+    title = f"Noisy neighbour: premium p95 against shared load {_per(premium)}"
+    fig, ax = _figure(title, "seconds since start", "premium p95 (ms)", margins=TWIN_MARGINS)
+    _shade_warmup(ax, clock)
+    p95 = premium.latency[1]
+    ax.plot(premium.mids, p95, color=QUANTILE_COLORS[0.95], linewidth=1.2, label="premium p95")
+    _limit_line(ax, limits.p95_ms, float(np.nanmax(p95, initial=0.0)), QUANTILE_COLORS[0.95], "p95 limit")
+    _latency_scale(ax, p95[np.newaxis, :])
+    twin = ax.twinx()
+    twin.tick_params(labelsize=8)
+    twin.set_ylabel("shared requests / s", fontsize=9)
+    twin.plot(shared.mids, shared.rps, color=TIER_COLORS[0], linewidth=1.0, alpha=0.8, label="shared req/s")
+    twin.set_ylim(bottom=0, top=max(float(np.nanmax(shared.rps, initial=0.0)) * 1.15, 1.0))
+    ax.set_xlim(0.0, max(clock.end, 1.0))
+    _twin_legend(ax, twin)
+    return _png(fig)
+
+
+def scalability_chart(section: Mapping) -> bytes:
+    """p95 (solid) and p99 (dashed) of each step against its achieved req/s, one colour per tier.
+
+    Each p95 point is labelled with its step's share of the target; a tier's p95 limit is drawn only when
+    it is within reach of the plotted latencies (otherwise it would flatten them).
+    """
+    fig, ax = _figure("Scalability: latency against achieved load, per step", "achieved requests / s", "latency (ms)")
+    tiers = list((section.get("tiers") or {}).items())
+    drawn = []
+    for index, (tier, result) in enumerate(tiers):
+        color = TIER_COLORS[index % len(TIER_COLORS)]
+        steps = [step for step in result.get("steps") or [] if step.get("achieved_rps") is not None]
+        x = np.array([step["achieved_rps"] for step in steps], dtype=np.float64)
+        p95, p99 = (np.array([_float((s.get("latency_ms") or {}).get(k)) for s in steps]) for k in ("p95", "p99"))
+        ax.plot(x, p95, "-", color=color, marker="o", markersize=4, linewidth=1.3, label=f"{tier} p95")
+        ax.plot(x, p99, "--", color=color, marker="s", markersize=3, linewidth=1.0, label=f"{tier} p99")
+        offset = (3, 5) if index % 2 == 0 else (3, -11)  # tiers' labels on opposite sides of their points
+        for step, xi, yi in zip(steps, x, p95, strict=True):
+            if np.isfinite(yi):
+                label = f"{_float(step.get('load_pct')):.0f}%"
+                ax.annotate(label, (xi, yi), fontsize=7, color=color, xytext=offset, textcoords="offset points")
+        drawn += [p95, p99]
+    values = np.concatenate(drawn) if drawn else np.empty(0)
+    top = float(np.nanmax(values, initial=0.0))
+    for index, (tier, result) in enumerate(tiers):
+        limit = result.get("p95_limit_ms")
+        color = TIER_COLORS[index % len(TIER_COLORS)]
+        _limit_line(ax, _float(limit), top, color, f"{tier} p95 limit", style=":", row=index)
+    _latency_scale(ax, values[np.newaxis, :])
+    ax.set_xlim(left=0)
     _legend(ax)
     return _png(fig)
 
 
-def throughput_chart(frame: pd.DataFrame, clock: Clock, limits: Limits, title: str) -> bytes:
-    """Achieved requests per second of one tier against its target, warm-up shaded."""
-    first, last = _complete_seconds(clock)
-    counts = per_second_counts(_seconds(frame, clock), first, last)
-    fig, ax = _figure(title, "seconds since start", "requests / s")
-    _shade_warmup(ax, clock)
-    ax.plot(np.arange(first, last + 1) + 0.5, counts, color=TIER_COLORS[0], linewidth=1.2, label="achieved")
-    _hline(ax, limits.target_rps, "#2ca02c", "target {value:g} req/s")
-    ax.set_ylim(bottom=0)
-    return _finish(fig, ax, clock)
+def _per(series: TierSeries) -> str:
+    """'per second', or 'per N s' for a long run's wider buckets."""
+    return "per second" if series.bucket_s == 1 else f"per {series.bucket_s} s"
 
 
-def errors_chart(frame: pd.DataFrame, clock: Clock, tiers: Sequence[str], title: str = "Failures per second") -> bytes:
-    """Failed requests per second, one line per tier (in the order given), warm-up shaded."""
-    first, last = _complete_seconds(clock)
-    failed = frame.loc[~_ok(frame), ["tier", "ts"]]
-    fig, ax = _figure(title, "seconds since start", "failures / s")
-    _shade_warmup(ax, clock)
-    for color, tier in zip(itertools.cycle(TIER_COLORS), tiers, strict=False):
-        counts = per_second_counts(_seconds(failed[failed["tier"] == tier], clock), first, last)
-        ax.plot(np.arange(first, last + 1) + 0.5, counts, color=color, linewidth=1.2, label=tier)
-    ax.set_ylim(bottom=0)
-    return _finish(fig, ax, clock)
+def _float(value: object) -> float:
+    """value as a float, NaN when missing."""
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else np.nan
 
 
-def render_charts(frame: pd.DataFrame, summary: Mapping, run: Mapping) -> dict[str, bytes]:
-    """Every chart of the report, by name (see chart_name and ERRORS_CHART); empty for an empty frame."""
-    if not len(frame):
-        return {}
-    clock = run_clock(frame, run)
-    tiers = frame_tiers(frame, list(summary.get("tiers") or {}))
-    charts: dict[str, bytes] = {}
-    for tier in tiers:  # one tier's columns in memory at a time
-        column = basis_column(summary, run, tier)
-        charts.update(tier_charts(tier_samples(frame, tier, column), tier, clock, summary, run))
-    if not _ok(frame).all():
-        charts[ERRORS_CHART] = errors_chart(frame, clock, tiers)
-    return charts
-
-
-def tier_charts(frame: pd.DataFrame, tier: str, clock: Clock, summary: Mapping, run: Mapping) -> dict[str, bytes]:
-    """One tier's latency-over-time, latency-CDF and throughput charts, by name."""
-    column, limits = basis_column(summary, run, tier), tier_limits(summary, run, tier)
-    basis = "corrected" if column == "latency_co_ms" else "service time"
-    return {
-        chart_name(tier, "latency"): latency_chart(
-            frame, column, clock, limits, f"{tier}: latency per second ({basis})"
-        ),
-        chart_name(tier, "cdf"): cdf_chart(
-            frame, column, clock, limits, f"{tier}: latency distribution in the SLA window ({basis})"
-        ),
-        chart_name(tier, "throughput"): throughput_chart(
-            frame, clock, limits, f"{tier}: achieved vs target requests per second"
-        ),
-    }
-
-
-def frame_tiers(frame: pd.DataFrame, order: Sequence[str]) -> list[str]:
-    """Tiers present in the samples: those listed in order first, then the rest sorted."""
-    present = set(pd.unique(frame["tier"]).tolist())
-    return [tier for tier in order if tier in present] + sorted(present - set(order))
-
-
-def tier_samples(frame: pd.DataFrame, tier: str, column: str) -> pd.DataFrame:
-    """One tier's ts and latency column, the only columns its charts read."""
-    mask = frame["tier"].eq(tier).to_numpy(dtype=bool, na_value=False)
-    return pd.DataFrame({name: frame[name].to_numpy()[mask] for name in ("ts", column)}, copy=False)
-
-
-def _ok(frame: pd.DataFrame) -> np.ndarray:
-    """The ok column as plain bools (a missing value counts as a failure)."""
-    return frame["ok"].to_numpy(dtype=bool, na_value=False)
-
-
-def _rank(counts: np.ndarray, q: float) -> np.ndarray:
-    """0-based rank of the inverted-CDF q-quantile within groups of the given sizes."""
-    needed = (counts * round(q * _SCALE) + _SCALE - 1) // _SCALE
-    return np.clip(needed, 1, counts) - 1
-
-
-def _compact_ints(values: np.ndarray) -> np.ndarray:
-    """Integers shifted to start at 0 in the narrowest dtype, so a stable argsort can use radix sort."""
-    shifted = values - values.min()
-    for dtype in (np.uint8, np.uint16):
-        if shifted.max() <= np.iinfo(dtype).max:
-            return shifted.astype(dtype)
-    return shifted
-
-
-def _seconds(frame: pd.DataFrame, clock: Clock) -> np.ndarray:
-    """Integer second since the run's start of each sample (int32: half the memory of int64)."""
-    t = frame["ts"].to_numpy(dtype=np.float64) - clock.origin
-    return np.floor(t, out=t).astype(np.int32)
-
-
-def _complete_seconds(clock: Clock) -> tuple[int, int]:
-    """First and last whole second of the run, so a partial final second does not read as a drop."""
-    return 0, max(int(np.floor(clock.end + 1e-9)) - 1, 0)
-
-
-def _number(value: object, default: float) -> float:
-    """value as a float, or default when it is missing or not a finite number."""
-    try:
-        number = float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return default
-    return number if np.isfinite(number) else default
-
-
-def _figure(title: str, xlabel: str, ylabel: str) -> tuple[Figure, Axes]:
+def _figure(
+    title: str, xlabel: str, ylabel: str, *, size: tuple[float, float] = FIGSIZE, margins: Mapping = MARGINS
+) -> tuple[Figure, Axes]:
     """A fresh report-sized figure with one titled, labelled axes."""
-    fig = Figure(figsize=FIGSIZE, dpi=DPI)
-    fig.subplots_adjust(**MARGINS)
+    fig = Figure(figsize=size, dpi=DPI)
+    fig.subplots_adjust(**margins)
     ax = fig.add_subplot()
-    ax.set_title(title, fontsize=10, loc="left")
+    ax.set_title(title, fontsize=10, loc="left", y=1.0, pad=6)  # a fixed position: auto-placing costs a layout
     ax.set_xlabel(xlabel, fontsize=9)
     ax.set_ylabel(ylabel, fontsize=9)
     ax.tick_params(labelsize=8)
     ax.grid(True, linewidth=0.4, alpha=0.5)
+    ax.xaxis.set_major_locator(MaxNLocator(nbins=8 if size[0] > HALF_FIGSIZE[0] else 5))
+    ax.yaxis.set_major_locator(MaxNLocator(nbins=5))
     return fig, ax
 
 
@@ -288,16 +370,34 @@ def _shade_warmup(ax: Axes, clock: Clock) -> None:
         ax.axvspan(0, clock.warmup_end, color=WARMUP_COLOR, alpha=0.25, linewidth=0, label="warm-up")
 
 
-def _hline(ax: Axes, value: float | None, color: str, label: str) -> None:
-    """Dashed horizontal reference line, left out when value is None; label ends with the value."""
+def _hline(ax: Axes, value: float | None, color: str, label: str, style: str = "--") -> None:
+    """Horizontal reference line, left out when value is None; label ends with the value."""
     if value is not None:
-        ax.axhline(value, color=color, linestyle="--", linewidth=1.0, label=label.format(value=value))
+        ax.axhline(value, color=color, linestyle=style, linewidth=1.0, label=label.format(value=value))
 
 
-def _vline(ax: Axes, value: float | None, color: str, label: str) -> None:
-    """Dashed vertical reference line, left out when value is None."""
+def _limit_line(
+    ax: Axes, limit: float | None, top: float, color: str, label: str, style: str = "--", row: int = 0
+) -> None:
+    """A horizontal limit line when it is within twice the plotted maximum; otherwise a note in the top right
+    corner (row: which line of notes) that it is off scale, as drawing it would flatten the data."""
+    if limit is None or not np.isfinite(limit):
+        return
+    if top > 0 and limit <= 2 * top:
+        _hline(ax, limit, color, f"{label} {{value:g}} ms", style=style)
+    else:
+        y = 0.97 - 0.08 * row
+        note = f"{label} {limit:g} ms: above the chart"
+        ax.text(0.99, y, note, transform=ax.transAxes, ha="right", va="top", fontsize=7, color=color)
+        if top > 0:
+            ax.set_ylim(top=max(ax.get_ylim()[1], top * 1.3))  # headroom for the notes
+
+
+def _vline(ax: Axes, value: float | None, color: str, label: str, solid: bool = False) -> None:
+    """Vertical reference line (dashed, or solid for a measured figure), left out when value is None."""
     if value is not None:
-        ax.axvline(value, color=color, linestyle="--", linewidth=1.0, label=f"{label} {value:g} ms")
+        style = "-" if solid else "--"
+        ax.axvline(value, color=color, linestyle=style, linewidth=1.0, label=f"{label} {value:g} ms")
 
 
 def _note(ax: Axes, text: str) -> None:
@@ -312,10 +412,23 @@ def _finish(fig: Figure, ax: Axes, clock: Clock) -> bytes:
     return _png(fig)
 
 
-def _legend(ax: Axes) -> None:
-    """Legend beside the plot, so it never hides a line (none when nothing is labelled)."""
-    if ax.get_legend_handles_labels()[0]:
+def _legend(ax: Axes, inside: str | None = None) -> None:
+    """Legend beside the plot, so it never hides a line, or inside at a fixed corner for a half-width chart."""
+    if not ax.get_legend_handles_labels()[0]:
+        return
+    if inside:
+        ax.legend(loc=inside, fontsize=7, framealpha=0.85)
+    else:
         ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False, borderaxespad=0)
+
+
+def _twin_legend(ax: Axes, twin: Axes | None) -> None:
+    """One legend for both axes of a twin-axes chart, beside the second axis' tick labels."""
+    handles, labels = ax.get_legend_handles_labels()
+    if twin is not None:
+        more_handles, more_labels = twin.get_legend_handles_labels()
+        handles, labels = handles + more_handles, labels + more_labels
+    ax.legend(handles, labels, loc="upper left", bbox_to_anchor=(1.09, 1.0), fontsize=8, frameon=False, borderaxespad=0)
 
 
 def _latency_scale(ax: Axes, rows: np.ndarray) -> None:
@@ -323,16 +436,22 @@ def _latency_scale(ax: Axes, rows: np.ndarray) -> None:
     finite = rows[np.isfinite(rows) & (rows > 0)]
     top = max(ax.get_ylim()[1], float(finite.max()) if finite.size else 0.0)
     if finite.size and top / np.median(finite) > LOG_SCALE_RATIO:
-        ax.set_yscale("log")
-        ax.set_ylabel("latency (ms, log scale)", fontsize=9)
-        ax.yaxis.set_major_formatter(FormatStrFormatter("%g"))
+        _log_axis(ax.yaxis, ax.set_yscale)
+        ax.set_ylabel(ax.get_ylabel().replace(")", ", log scale)"), fontsize=9)
     else:
         ax.set_ylim(bottom=0)
+
+
+def _log_axis(axis: Axis, set_scale: Callable[[str], None]) -> None:
+    """A logarithmic axis labelled 1, 2, 5, 10, 20, 50 ... and no minor ticks (each tick costs a layout)."""
+    set_scale("log")
+    axis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+    axis.set_major_formatter(FormatStrFormatter("%g"))
+    axis.set_minor_locator(NullLocator())
 
 
 def _png(fig: Figure) -> bytes:
     """The figure as PNG bytes (no software metadata, so the page carries no URL)."""
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", metadata={"Software": None})
-    fig.clear()
+    fig.savefig(buffer, format="png", metadata={"Software": None}, pil_kwargs=PNG_OPTIONS)
     return buffer.getvalue()

@@ -14,12 +14,15 @@ _ROWS = (  # (label, how to read the figure from a tier's summary, check name or
     ("p95", lambda t: t["latency_ms"]["p95"], "p95_ms", "ms"),
     ("p99", lambda t: t["latency_ms"]["p99"], "p99_ms", "ms"),
     ("max", lambda t: t["latency_ms"]["max"], None, "ms"),
+    ("service p95", lambda t: (t.get("service_latency_ms") or {}).get("p95"), None, "ms"),
+    ("service p99", lambda t: (t.get("service_latency_ms") or {}).get("p99"), None, "ms"),
     ("success rate", lambda t: t["success_rate"], "success_rate", "%"),
     ("error rate", lambda t: None if t["success_rate"] is None else 1 - t["success_rate"], "error_rate", "%"),
     ("compliance", lambda t: t["sla_compliance"], "sla_compliance", "%"),
     ("db p95", lambda t: t["db_ms_p95"], "db_ms_p95", "ms"),
     ("cache hit rate", lambda t: t["cache_hit_rate"], "cache_hit_rate", "%"),
     ("missed schedule", lambda t: t["missed_schedule"], None, ""),
+    ("dropped", lambda t: t.get("dropped", 0), None, ""),
 )
 _RESULT = {"passed": "pass", "failed": "FAIL", "not_measured": "not measured", "inconclusive": "inconclusive"}
 
@@ -67,6 +70,8 @@ def render_console(summary: dict[str, Any]) -> str:
                     f"{c['endpoint']} {c['name']}: {_value(c['actual'], unit)} "
                     f"(target {c['op']} {_value(c['limit'], unit)}) {_RESULT[c['status']]}"
                 )
+    if summary.get("scalability"):
+        lines += ["", render_scalability(summary["scalability"])]
     if summary.get("baseline"):
         lines += ["", render_baseline(summary["baseline"])]
     lines += [
@@ -74,6 +79,23 @@ def render_console(summary: dict[str, Any]) -> str:
         f"Verdict: {summary['verdict'].upper()}: {summary.get('reason', '')}",
         verdict_line(summary["exit_code"], summary["verdict"]),
     ]
+    return "\n".join(lines)
+
+
+def render_scalability(section: dict[str, Any]) -> str:
+    """Per tier of a stepped run: each step's load, achieved/offered req/s and p95, then the two statements."""
+    lines = [f"Scalability (each step measured after its first {section['settle_s']:g} s):"]
+    for tier, result in section["tiers"].items():
+        steps = result["steps"]
+        cells = {
+            "load": [f"{s['load_pct']:.0f}%" for s in steps],
+            "req/s": [f"{_value(s['achieved_rps'], 'rps')}/{s['offered_rps']:g}" for s in steps],
+            "p95": [_value(s["latency_ms"]["p95"], "ms") for s in steps],
+        }
+        width = max(len(cell) for column in cells.values() for cell in column) + 2
+        for label, column in cells.items():
+            lines.append(f"{tier if label == 'load' else '':<9}{label:<7}" + "".join(f"{c:>{width}}" for c in column))
+        lines += [f"{'':<9}{result['throughput']}", f"{'':<9}{result['latency']}"]
     return "\n".join(lines)
 
 

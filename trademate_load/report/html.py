@@ -1,8 +1,9 @@
 """Render a run's self-contained HTML report: a pure function of (samples frame, summary, run info).
 
-Table figures and the verdict come from summary.json as computed by the SLA engine, never recomputed
-here; charts come from charts.render_charts and are embedded as base64 PNG data URIs, so the page
-loads nothing from anywhere.
+Table figures, the verdict, the error budget, the baseline comparison and the scalability steps come
+from summary.json as computed by the SLA engine, never recomputed here; charts come from
+charts.render_charts (or are passed in, already rendered) and are embedded as base64 PNG data URIs,
+so the page loads nothing from anywhere.
 """
 
 from __future__ import annotations
@@ -26,17 +27,32 @@ NO_DATA = ("NO DATA", "nodata")
 STATUSES = {True: "passed", False: "failed", None: "not_measured"}
 PERCENTILES = ("mean", "p50", "p95", "p99", "max")
 CHART_ALTS = {
-    "latency": "{tier}: per-second p50, p95 and p99 latency ({basis}) against the p95 and p99 limits; warm-up shaded",
-    "cdf": "{tier}: cumulative distribution of latency ({basis}) in the SLA window, with the SLA limits",
+    "latency": "{tier}: p50, p95 and p99 latency ({basis}) over time against the p95 and p99 limits; warm-up shaded",
     "throughput": "{tier}: achieved requests per second against the target of {target} req/s; warm-up shaded",
+    "budget": "{tier}: error rate over time and the share of the error budget burned in the SLA window",
+    "histogram": "{tier}: histogram of latency ({basis}) in the SLA window, with the measured p95 and the limits",
+    "cdf": "{tier}: cumulative distribution of latency ({basis}) in the SLA window, with the SLA limits",
+    "cache": "{tier}: cache hit rate (X-Cache) over time against the SLA minimum; warm-up shaded",
+    "db": "{tier}: p95 of the database time (Server-Timing db) over time against the SLA limit; warm-up shaded",
+}
+NOT_REPORTED = {
+    "cache": "Cache hit rate: not reported by the target (no X-Cache header on its responses).",
+    "db": "Database time: not reported by the target (no Server-Timing db entry on its responses).",
 }
 ERRORS_ALT = "Failed requests per second, per tier; warm-up shaded"
+NOISY_ALT = "Premium p95 latency over time against the shared tier's requests per second (second axis)"
+SCALABILITY_ALT = "p95 and p99 latency of each scalability step against its achieved requests per second, per tier"
 MISSING = "—"
+UNBOUNDED = "unbounded"
 
 
-def render_html(frame: pd.DataFrame, summary: dict, run: dict) -> str:
-    """The complete report page for one run, as an HTML document string."""
-    pngs = charts.render_charts(frame, summary, run)
+def render_html(frame: pd.DataFrame, summary: dict, run: dict, pngs: Mapping[str, bytes] | None = None) -> str:
+    """The complete report page for one run, as an HTML document string.
+
+    ``pngs``: the charts already rendered by charts.render_charts (rendered here when None).
+    """
+    if pngs is None:
+        pngs = charts.render_charts(frame, summary, run)
     return _environment().get_template(TEMPLATE).render(page_context(frame, summary, run, pngs))
 
 
@@ -49,6 +65,9 @@ def page_context(frame: pd.DataFrame, summary: Mapping, run: Mapping, pngs: Mapp
         "has_samples": len(frame) > 0,
         "tiers": [tier_view(name, tier, run, pngs) for name, tier in (summary.get("tiers") or {}).items()],
         "errors_chart": _image(pngs.get(charts.ERRORS_CHART), ERRORS_ALT),
+        "noisy_chart": _image(pngs.get(charts.NOISY_CHART), NOISY_ALT),
+        "scalability": scalability_view(summary.get("scalability"), pngs),
+        "baseline": baseline_view(summary.get("baseline")),
         "endpoints": [endpoint_row(endpoint) for endpoint in summary.get("endpoints") or []],
         "errors": [error_row(error) for error in summary.get("errors") or []],
     }
@@ -91,18 +110,29 @@ def metadata(summary: Mapping, run: Mapping) -> list[tuple[str, str]]:
 
 
 def tier_view(name: str, tier: Mapping, run: Mapping, pngs: Mapping[str, bytes]) -> dict:
-    """One tier's figures, checks, latency rows and charts, ready to display."""
+    """One tier's figures, checks, error budget, latency rows and charts, ready to display.
+
+    ``charts`` holds the full-width time series, ``pairs`` the half-width ones; a cache or DB chart the
+    target gave no data for becomes a note saying so (only when the tier has charts at all).
+    """
     basis = tier.get("latency_basis") or run.get("latency_basis") or "service"
     target = tier.get("target_rps")
+    images = {
+        kind: _image(pngs.get(charts.chart_name(name, kind)), _alt(kind, name, basis, target))
+        for kind in charts.CHART_KINDS
+    }
+    charted = any(images.values())
     return {
         "name": name,
         "figures": tier_figures(tier),
         "checks": [check_row(check) for check in tier.get("checks") or []],
+        "budget": budget_view(tier.get("error_budget"), tier.get("requests")),
         "latency_rows": latency_rows(tier, basis),
-        "charts": [
-            image
-            for kind in charts.CHART_KINDS
-            if (image := _image(pngs.get(charts.chart_name(name, kind)), _alt(kind, name, basis, target)))
+        "charts": [images[kind] for kind in charts.TIME_KINDS if images[kind]],
+        "pairs": [
+            images[kind] or {"note": NOT_REPORTED[kind]}
+            for kind in charts.PAIR_KINDS
+            if images[kind] or (charted and kind in NOT_REPORTED)
         ],
     }
 
@@ -134,7 +164,7 @@ def latency_rows(tier: Mapping, basis: str) -> list[dict]:
 
 
 def check_row(check: Mapping) -> dict:
-    """One SLA check as display strings: name, scope (the tier, or one endpoint), op and limit, actual, status."""
+    """One SLA check as display strings: name, scope (tier or endpoint), op and limit, actual, 95% interval, status."""
     name = str(check.get("name", ""))
     status = check.get("status") or STATUSES.get(check.get("passed"), "not_measured")
     return {
@@ -143,8 +173,83 @@ def check_row(check: Mapping) -> dict:
         "op": str(check.get("op", "")),
         "limit": format_value(name, check.get("limit")),
         "actual": format_value(name, check.get("actual")) if check.get("actual") is not None else "not measured",
+        "interval": format_interval(name, check.get("ci95")) if check.get("actual") is not None else "",
         "status": status,
         "status_label": status.replace("_", " "),
+    }
+
+
+def format_interval(name: str, interval: object) -> str:
+    """A check's 95% interval as 'low – high' in its unit; a None end is unbounded; '' without one."""
+    if not isinstance(interval, list | tuple) or len(interval) != 2:
+        return ""
+    low, high = (UNBOUNDED if end is None else format_value(name, end) for end in interval)
+    return f"{low} – {high}"
+
+
+def budget_view(budget: Mapping | None, requests: object) -> dict | None:
+    """A tier's error budget in the SLA window: failures allowed, used, share burned, whether it held."""
+    if not budget:
+        return None
+    burned = _finite(budget.get("burned"))
+    failures = _finite(budget.get("failures")) or 0
+    over = failures > 0 if burned is None else burned > 1
+    return {
+        "figures": [
+            ("allowed failures", format_number(_finite(budget.get("allowed")))),
+            ("used (failures)", format_count(budget.get("failures"))),
+            ("burned", "∞ (no failures allowed)" if burned is None and failures else format_percent(burned)),
+            ("left", format_number(_finite(budget.get("left")))),
+            ("requests", format_count(requests)),
+        ],
+        "status": "failed" if over else "passed",
+        "status_label": "over budget" if over else "within budget",
+    }
+
+
+def baseline_view(comparison: Mapping | None) -> dict | None:
+    """The baseline section: each compared figure then and now with its delta; regressions flagged."""
+    if not comparison:
+        return None
+    return {
+        "run_id": str(comparison.get("run_id") or MISSING),
+        "tiers": [row for scope in comparison.get("tiers") or [] for row in _baseline_rows(scope)],
+        "endpoints": [row for scope in comparison.get("endpoints") or [] for row in _baseline_rows(scope)],
+        "regressions": [str(name) for name in comparison.get("regressions") or []],
+        "notes": [str(note) for note in comparison.get("notes") or []],
+    }
+
+
+def scalability_view(section: Mapping | None, pngs: Mapping[str, bytes]) -> dict | None:
+    """The scalability section: per tier, one row per step and the two statements; the chart."""
+    if not section:
+        return None
+    tiers = []
+    for name, tier in (section.get("tiers") or {}).items():
+        rows = []
+        for step in tier.get("steps") or []:
+            latency = step.get("latency_ms") or {}
+            ratio = _finite(step.get("ratio"))
+            rows.append(
+                {
+                    "step": format_count(step.get("step")),
+                    "users": format_count(step.get("users")),
+                    "load": format_percent(_finite(step.get("load_pct")), scale=1),
+                    "offered": format_number(step.get("offered_rps")),
+                    "achieved": format_number(step.get("achieved_rps")),
+                    "ratio": format_percent(ratio),
+                    "short": ratio is not None and ratio < (_finite(section.get("linear_ratio")) or 0),
+                    "latency": [format_number(latency.get(key)) for key in ("p50", "p95", "p99")],
+                    "failures": format_count(step.get("failures")),
+                }
+            )
+        statements = [str(tier.get(key) or "") for key in ("throughput", "latency")]
+        tiers.append({"name": name, "rows": rows, "statements": [text for text in statements if text]})
+    return {
+        "tiers": tiers,
+        "settle_s": f"{_finite(section.get('settle_s')) or 0:g}",
+        "basis": str(section.get("latency_basis") or ""),
+        "chart": _image(pngs.get(charts.SCALABILITY_CHART), SCALABILITY_ALT),
     }
 
 
@@ -208,6 +313,13 @@ def format_rate(value: object) -> str:
     return f"{text}%"
 
 
+def format_percent(value: float | None, scale: float = 100) -> str:
+    """A ratio (or, with scale=1, a percentage) as a percentage with up to one decimal, or — when missing."""
+    if value is None:
+        return MISSING
+    return f"{value * scale:,.1f}".removesuffix(".0") + "%"
+
+
 def format_count(value: object) -> str:
     """A count with thousands separators, or — when missing."""
     number = _finite(value)
@@ -236,6 +348,47 @@ def _image(png: bytes | None, alt: str) -> dict | None:
 def _alt(kind: str, tier: str, basis: str, target: object) -> str:
     """Alt text of a tier's chart."""
     return CHART_ALTS[kind].format(tier=tier, basis=basis, target=format_number(target))
+
+
+def _baseline_rows(scope: Mapping) -> list[dict]:
+    """Display rows of one baseline scope (a tier, or one of its endpoints): one per compared figure."""
+    label = str(scope.get("tier", "")) + (f" {scope['endpoint']}" if scope.get("endpoint") else "")
+    rows = []
+    for name, figure in (scope.get("figures") or {}).items():
+        rate = name == "success_rate"
+        delta = _finite(figure.get("delta"))
+        if delta is None:
+            delta_text = MISSING
+        elif rate:
+            delta_text = f"{delta * 100:+.3f} pp"
+        else:
+            delta_text = f"{delta:+,.2f}" + (" ms" if name.endswith("_ms") else "")
+        pct = _finite(figure.get("delta_pct"))
+        rows.append(
+            {
+                "scope": label,
+                "figure": name,
+                "baseline": format_value(name, figure.get("baseline")),
+                "current": format_value(name, figure.get("current")),
+                "delta": delta_text,
+                "delta_pct": MISSING if pct is None else f"{pct:+.1f}%",
+                "tolerance": _tolerance(figure.get("tolerance"), name),
+                "regressed": bool(figure.get("regressed")),
+            }
+        )
+    return rows
+
+
+def _tolerance(tolerance: Mapping | None, name: str) -> str:
+    """A figure's tolerance: 'worse by > 20% and > 2 ms', or — when not gated."""
+    if not tolerance:
+        return MISSING
+    parts = [f"{tolerance['pct']:g}%"] if _finite(tolerance.get("pct")) is not None else []
+    absolute = _finite(tolerance.get("abs"))
+    if absolute is not None:
+        unit = " pp" if name == "success_rate" else " ms" if name.endswith("_ms") else ""
+        parts.append(f"{absolute * 100 if name == 'success_rate' else absolute:g}{unit}")
+    return "worse by > " + " and > ".join(parts) if parts else MISSING
 
 
 def _latency_row(label: str, latency: Mapping | None) -> dict:

@@ -48,6 +48,8 @@ def _tier(result: TierResult) -> dict[str, Any]:
         "cache_hit_rate": _round(result.cache_hit_rate, 6),
         "latency_basis": result.latency_basis,
         "missed_schedule": result.missed_schedule,
+        "dropped": result.dropped,
+        "offered": result.offered,
         "error_budget": None
         if result.error_budget is None
         else {k: _round(v, 6) if math.isfinite(v) else None for k, v in result.error_budget.items()},

@@ -1,0 +1,172 @@
+"""Accuracy: real locust runs against the reference API with injected faults whose truth is known exactly.
+
+The ground truth is the fault injector's own random stream. ``--fault-seed`` fixes it, and every /api request
+draws exactly once from each effect's stream in arrival order, so the first N draws replayed here
+(``trademate_api.faults.random_stream``) are the delays and errors the target injected into the run's N
+requests: the very same multiset, with no sampling error to allow for. ``--stop-timeout`` lets every request
+that was sent finish, and the API's own request count (``/metrics``) confirms that N samples met N draws.
+
+Each measured latency is its injected delay plus the target's own handling and the loopback (about 1 ms
+here), never less, so every measured order statistic is at least the injected one. The lognormal has a
+200 ms median (p99 800 ms), so that the 2% tolerance measures the suite, not the target's 1 ms.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import requests
+
+from tests.conftest import ROOT, run_locust, target
+from trademate_api.faults import Z_99, random_stream
+from trademate_load.launcher import reference_api
+from trademate_load.sla import PERCENTILE_METHOD
+
+pytestmark = pytest.mark.integration
+SLA_FILE = ROOT / "profiles" / "sla.yaml"
+Z_9995 = 3.2905267314919255  # two-sided 99.9%
+
+
+def run_dir_of(report_dir: Path) -> Path:
+    (run_dir,) = [p for p in report_dir.iterdir() if p.is_dir() and not p.is_symlink()]
+    return run_dir
+
+
+def faulty_run(tmp_path: Path, faults: list[str], *locust_args: str) -> tuple:
+    """Start a private reference API with ``faults``, run locust against it at once; (proc, run dir, /api count)."""
+    with reference_api(tmp_path / "api", extra_args=faults) as api:
+        proc = run_locust(*locust_args, *target(api, tmp_path / "reports"), timeout=90)
+        metrics = requests.get(f"{api[0]}/metrics", timeout=5).text
+    served = sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in metrics.splitlines()
+        if line.startswith("trademate_api_requests_total{") and 'endpoint="/api/' in line
+    )
+    return proc, run_dir_of(tmp_path / "reports"), int(served)
+
+
+def write_profile(tmp_path: Path, body: str) -> Path:
+    path = tmp_path / "profile.yaml"
+    path.write_text(body + f"sla: {SLA_FILE}\n")
+    return path
+
+
+def percentiles(values, qs=(50, 95, 99)) -> dict[int, float]:
+    return dict(zip(qs, np.percentile(values, qs, method=PERCENTILE_METHOD), strict=True))
+
+
+@pytest.fixture
+def workdir(tmp_path):
+    (tmp_path / "api").mkdir()
+    return tmp_path
+
+
+def test_lognormal_percentiles_match_the_injected_delays_within_2_percent(workdir):
+    median_ms, p99_ms, seed = 200.0, 800.0, 11
+    profile = write_profile(
+        workdir,
+        "name: lognormal\nrun_time: 20s\nwarmup: 0s\nspawn_rate: 50\n"
+        "tiers:\n  premium: {users: 50, rps: 100, plans: {ELITE: 3, BLACK: 1}}\n",
+    )
+    fault = f"latency=lognormal(median={median_ms:g}ms,p99={p99_ms:g}ms)"
+    proc, run_dir, served = faulty_run(
+        workdir, ["--fault", fault, "--fault-seed", str(seed)], "--profile", str(profile), "--stop-timeout", "5"
+    )
+    assert proc.returncode in (0, 1), proc.stderr[-3000:]
+    samples = pd.read_parquet(run_dir / "samples.parquet")
+    assert samples["ok"].all()
+    assert len(samples) == served > 1500  # one sample per request the target served: one per draw
+
+    draws = random_stream(seed, 1, "latency")
+    mu, sigma = math.log(median_ms / 1000), math.log(p99_ms / median_ms) / Z_99
+    injected_ms = np.array([draws.lognormvariate(mu, sigma) for _ in range(served)]) * 1000.0
+    truth, measured = percentiles(injected_ms), percentiles(samples["latency_ms"].to_numpy())
+    for q in truth:
+        assert measured[q] >= truth[q] - 0.05, f"p{q}: measured {measured[q]:.3f} ms below the injected {truth[q]:.3f}"
+        assert measured[q] / truth[q] - 1 <= 0.02, f"p{q}: measured {measured[q]:.3f} ms, injected {truth[q]:.3f} ms"
+
+
+def test_a_2s_stall_fails_the_premium_gate_on_corrected_latency(workdir):
+    """The issue's scenario: 500 req/s, a 2 s stall mid-run; service time hides it, corrected latency does not."""
+    proc, run_dir, _ = faulty_run(workdir, ["--fault", "stall=12s+2s"], "--profile", "premium", "--run-time", "20s")
+    assert proc.returncode == 1, proc.stdout[-3000:] + proc.stderr[-3000:]
+    summary = json.loads((run_dir / "summary.json").read_text())
+    premium = summary["tiers"]["premium"]
+    corrected, service = premium["latency_ms"], premium["service_latency_ms"]
+    assert premium["latency_basis"] == "corrected"
+    assert corrected["p99"] >= 1500 and corrected["max"] >= 1800, corrected
+    assert service["p99"] < corrected["p99"] / 4, (service, corrected)  # the stall hides in service time
+    assert premium["missed_schedule"] > 300  # each user's slots during the 2 s went out late
+    failed = {c["name"] for c in premium["checks"] if c["status"] == "failed"}
+    assert {"p95_ms", "p99_ms"} <= failed, failed
+    assert summary["verdict"] == "fail" and "premium.p99_ms" in summary["reason"]
+    assert "missed schedule" in proc.stdout and "SLA breached (exit 1)" in proc.stdout
+
+
+def test_an_injected_error_rate_is_measured_within_its_sampling_error(workdir):
+    rate, seed = 0.005, 5
+    proc, run_dir, served = faulty_run(
+        workdir,
+        ["--fault", f"error={rate * 100:g}%", "--fault-seed", str(seed)],
+        "--profile", "premium", "--run-time", "15s", "--stop-timeout", "3",
+    )  # fmt: skip
+    summary = json.loads((run_dir / "summary.json").read_text())
+    premium = summary["tiers"]["premium"]
+    n = premium["offered"]
+    measured = 1 - premium["success_rate"]
+    half_width = Z_9995 * math.sqrt(rate * (1 - rate) / n)
+    assert abs(measured - rate) <= half_width, f"{measured:.4%} over {n} requests, injected {rate:.2%}"
+    # Exactly: the failed samples are the requests whose error draw came up, no more, no fewer.
+    samples = pd.read_parquet(run_dir / "samples.parquet")
+    assert len(samples) == served
+    draws = random_stream(seed, 1, "error")
+    injected = sum(draws.random() < rate for _ in range(served))
+    assert (~samples["ok"]).sum() == (samples["status"] == 503).sum() == injected > 0
+    checks = {c["name"]: c["status"] for c in premium["checks"]}
+    assert checks["error_rate"] == "passed"  # under 1%...
+    assert checks["success_rate"] == "failed" and proc.returncode == 1  # ...but far from 99.95% success
+
+
+def test_service_and_corrected_latency_agree_when_the_target_is_healthy(workdir):
+    proc, run_dir, _ = faulty_run(workdir, [], "--profile", "premium", "--run-time", "12s")
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    premium = json.loads((run_dir / "summary.json").read_text())["tiers"]["premium"]
+    corrected, service = premium["latency_ms"], premium["service_latency_ms"]
+    for q in ("p50", "p95"):  # the gap is the generator's timer (epoll wakes on whole milliseconds)
+        assert 0 <= corrected[q] - service[q] <= 2.0, (q, corrected, service)
+    assert premium["missed_schedule"] <= premium["requests"] / 1000
+    assert premium["rps"] >= 0.95 * premium["target_rps"] and premium["dropped"] == 0
+
+
+def test_open_model_drops_arrivals_at_its_bound_and_counts_them_across_workers(workdir):
+    profile = write_profile(
+        workdir,
+        "name: open\nrun_time: 16s\nwarmup: 2s\nspawn_rate: 50\nmodel: open\narrivals: poisson\n"
+        "tiers:\n  premium: {users: 50, rps: 500, max_in_flight: 100, plans: {ELITE: 3, BLACK: 1}}\n",
+    )
+    stats = workdir / "stats"
+    proc, run_dir, _ = faulty_run(
+        workdir,
+        ["--fault", "stall=10s+2s"],
+        "--profile", str(profile), "--processes", "2", "--json-file", str(stats),
+    )  # fmt: skip
+    assert proc.returncode == 1, proc.stdout[-3000:] + proc.stderr[-3000:]
+    summary = json.loads((run_dir / "summary.json").read_text())
+    run = json.loads((run_dir / "run.json").read_text())
+    premium = summary["tiers"]["premium"]
+    # 2 s of arrivals at 500/s meet a bound of 100 in flight: about 900 are dropped, none sent late.
+    assert 400 <= premium["dropped"] <= sum(n for _, n in run["dropped"]["premium"]) <= 1100
+    assert premium["offered"] == premium["requests"] + premium["dropped"]
+    assert premium["service_latency_ms"]["max"] >= 1800  # the 100 in flight were held through the stall
+    assert premium["missed_schedule"] <= premium["requests"] / 100
+    assert "arrivals dropped at max_in_flight" in summary["reason"]
+    assert re.search(r"^dropped\s+\d+", proc.stdout, re.MULTILINE)
+    samples = pd.read_parquet(run_dir / "samples.parquet")
+    locust_total = sum(entry["num_requests"] for entry in json.loads(stats.with_suffix(".json").read_text()))
+    assert len(samples) == locust_total and samples["worker"].nunique() == 2
