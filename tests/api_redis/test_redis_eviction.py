@@ -13,7 +13,7 @@ from .conftest import redis_key, scrape, user_id
 
 pytestmark = pytest.mark.integration
 
-MAXMEMORY = ("--maxmemory", "2mb", "--maxmemory-policy", "noeviction")  # the API must set the policy itself
+MAXMEMORY = ("--maxmemory", "2mb", "--maxmemory-policy", "noeviction", "--maxmemory-samples", "10")  # API sets policy
 FILLER = b"x" * 1024
 FILL_KEYS = 4000  # about 5 MB of values: more than twice what 2 MB leaves after Redis's own ~1 MB
 
@@ -82,7 +82,9 @@ def test_tiers_get_their_policy_and_evict_by_frequency_or_recency(scratch_redis,
     new = fill(shared, prefix, "shared", len(old), len(old))
     assert evicted(shared) > len(old) // 4
     assert surviving(shared, [redis_key(prefix, "shared", "portfolio", user_id(api, "LITE", 0))]) == 1
-    assert surviving(shared, new) == len(new), "LRU evicted keys written lately"
+    # Redis's LRU is approximate (it samples keys, with idle times to the second): nearly all recent keys stay
+    assert surviving(shared, new) >= 0.95 * len(new), "LRU evicted keys written lately"
+    assert surviving(shared, old) / len(old) < 0.95 * surviving(shared, new) / len(new), "LRU did not prefer recent"
     assert lite.get("/api/v1/portfolio").headers["X-Cache"] == "HIT"
 
     families = scrape(api)
