@@ -13,7 +13,14 @@ import yaml
 from kubernetes_validate import utils as kubernetes_validate
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
-MANIFESTS = ("caching-strategy.yaml", "performance-config.yaml")
+MANIFESTS = (
+    "caching-strategy.yaml",
+    "performance-config.yaml",
+    "monitoring.yaml",
+    "load-profiles.yaml",
+    "load-suite.yaml",
+    "performance-validation.yaml",
+)
 NAMESPACE = "trademate"
 # The oldest Kubernetes the manifests target (the preStop `sleep` action is on by default from 1.30) and the
 # newest whose schemas kubernetes-validate ships.
