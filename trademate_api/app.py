@@ -12,9 +12,10 @@ from .cache import build_caches, close_caches, open_caches
 from .db import SqliteStore
 from .faults import install as install_faults
 from .monitor import ApiMetrics, MonitorMiddleware
+from .openapi import install as install_openapi
 from .pg import PgStore
 from .refresh import ViewRefresher
-from .routes import Endpoints
+from .routes import MAX_ORDERS, Endpoints
 from .settings import Settings
 from .timeouts import install as install_timeouts
 
@@ -47,6 +48,7 @@ def create_app(settings: Settings) -> FastAPI:
 
     app = FastAPI(title="TradeMate reference API", version="1.0.0", lifespan=lifespan, telemetry=NO_TELEMETRY)
     endpoints.register(app)
+    install_openapi(app, MAX_ORDERS, max(policy.max_batch for policy in settings.tiers.values()))
     install_timeouts(app, metrics.registry)  # a database statement timeout is answered 503 and counted
     if settings.faults is not None:  # added before auth: runs inside it, where the tier is known
         install_faults(app, settings.faults)

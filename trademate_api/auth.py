@@ -63,22 +63,24 @@ class AuthMiddleware:
         if scope["type"] != "http" or not scope["path"].startswith(self.prefix):
             await self.app(scope, receive, send)
             return
-        authorization = claimed = None
+        authorizations, claims = [], []
         for name, value in scope["headers"]:
             if name == b"authorization":
-                authorization = value
+                authorizations.append(value)
             elif name == b"x-user-tier":
-                claimed = value
-        user = self.index.resolve(authorization)
+                claims.append(value)
+        # Two Authorization headers are ambiguous (whose request is it?): refused like a bad token.
+        user = self.index.resolve(authorizations[0]) if len(authorizations) == 1 else None
         if user is None:
             await _refuse(send, 401, "missing or invalid bearer token", [(b"www-authenticate", b"Bearer")])
             return
         rec = scope[RECORD_KEY]
         rec.user, rec.tier = user, user.tier
-        if claimed is not None and claimed.strip().lower().decode("latin-1") != user.tier:
-            detail = f"X-User-Tier {claimed.decode('latin-1')!r} disagrees with the token's tier {user.tier!r}"
-            await _refuse(send, 403, detail)
-            return
+        for claimed in claims:  # every X-User-Tier must agree: a repeated header cannot smuggle another tier
+            if claimed.strip().lower().decode("latin-1") != user.tier:
+                detail = f"X-User-Tier {claimed.decode('latin-1')!r} disagrees with the token's tier {user.tier!r}"
+                await _refuse(send, 403, detail)
+                return
         await self.app(scope, receive, send)
 
 

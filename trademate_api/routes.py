@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 
 from fastapi import FastAPI, HTTPException, Request
@@ -13,11 +14,15 @@ from . import payloads
 from .auth import TokenIndex, User
 from .cache import RedisTierCache, TierCache
 from .monitor import HIT, MISS, RECORD_KEY, ApiMetrics, RequestRecord
+from .openapi import SYMBOL_PATTERN
 from .optimizer import CacheSpec, fetch_in_batches, spread_over_plans, symbol_key, tier_cache, warm_user_caches
 from .settings import PREMIUM, TierPolicy
 
 JSON = "application/json"
 MAX_ORDERS = 100  # largest `limit` of GET /api/v1/orders
+MAX_PRICE = 1_000_000.0  # largest limit price of an order
+LIMIT = re.compile(r"[0-9]{1,4}")  # ASCII digits only: "²" is a digit to str.isdigit() but not to int()
+SYMBOL = re.compile(SYMBOL_PATTERN)
 
 
 class OrderRequest(BaseModel):
@@ -26,12 +31,19 @@ class OrderRequest(BaseModel):
     symbol: str = Field(min_length=1, max_length=10, pattern=r"^[A-Za-z.]+$")
     side: Literal["buy", "sell"]
     quantity: int = Field(ge=1, le=10_000, strict=True)
-    price: float | None = Field(default=None, gt=0, allow_inf_nan=False)
+    price: float | None = Field(default=None, gt=0, le=MAX_PRICE, allow_inf_nan=False)
 
 
 def _unprocessable(field: str, message: str, kind: str = "value_error") -> HTTPException:
     """A 422 shaped like FastAPI's own validation errors, for the query parameters checked by hand."""
     return HTTPException(422, [{"type": kind, "loc": ["query", field], "msg": message}])
+
+
+def valid_symbol_key(request: Request, rec: RequestRecord) -> str:
+    """The cache key of a quote; a symbol no ticker can be is refused with 422 before any lookup."""
+    if not SYMBOL.fullmatch(request.path_params["symbol"]):
+        raise _unprocessable("symbol", "expected 1 to 10 letters, digits, '.' or '-'", "string_pattern_mismatch")
+    return symbol_key(request, rec)
 
 
 class Endpoints:
@@ -85,7 +97,7 @@ class Endpoints:
     async def summary(self, rec: RequestRecord, user_id: str) -> dict:
         return payloads.summary(rec.user, *await self.store.summary(rec, user_id))
 
-    @tier_cache("quote", key=symbol_key)
+    @tier_cache("quote", key=valid_symbol_key)
     async def quote(self, rec: RequestRecord, symbol: str) -> dict:
         row = await self.store.quote(rec, symbol)
         if row is None:
@@ -101,6 +113,9 @@ class Endpoints:
         limit = self._policy(rec).max_batch
         if not wanted or len(wanted) > limit:
             raise _unprocessable("symbols", f"give 1 to {limit} symbols for the {rec.tier} tier, got {len(wanted)}")
+        malformed = next((symbol for symbol in wanted if not SYMBOL.fullmatch(symbol)), None)
+        if malformed is not None:
+            raise _unprocessable("symbols", f"{malformed!r} is not a ticker (1 to 10 letters, digits, '.' or '-')")
         cache = self.caches[rec.tier]
         bodies = await cache.get_many([("quote", symbol) for symbol in wanted])
         missing = [symbol for symbol, body in zip(wanted, bodies, strict=True) if body is None]
@@ -119,7 +134,7 @@ class Endpoints:
 
     async def list_orders(self, request: Request) -> Response:
         raw = request.query_params.get("limit", "20")
-        limit = int(raw) if raw.isdigit() else 0
+        limit = int(raw) if LIMIT.fullmatch(raw) else 0
         if not 1 <= limit <= MAX_ORDERS:
             raise _unprocessable("limit", f"Input should be an integer from 1 to {MAX_ORDERS}", "int_range")
         rec = request.scope[RECORD_KEY]

@@ -46,6 +46,8 @@ def read_credentials(path: Path) -> dict[str, list[Account]]:
         if len(row) != len(HEADER) or not all(row):
             raise ConfigError(path, f"line {line}", f"expected 4 non-empty fields ({','.join(HEADER)})")
         user_id, plan, tier, token = row
+        if not all("!" <= c <= "~" for c in token):  # a CR or LF would split the Authorization header into two
+            raise ConfigError(path, f"line {line}", "the token has a space, control or non-ASCII character (not shown)")
         if PLANS_BY_TIER.get(tier) is None or plan not in PLANS_BY_TIER[tier]:
             raise ConfigError(path, f"line {line}", f"plan {plan!r} is not a plan of tier {tier!r}")
         accounts.setdefault(plan, []).append(Account(user_id, plan, tier, token))
