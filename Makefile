@@ -1,7 +1,7 @@
 # TradeMate load & SLA suite. Every target bootstraps .venv from requirements.txt on first use.
 # Variables: HOST (external API URL; unset: start the reference API), CREDENTIALS (tokens CSV for HOST),
 # RUN_TIME (30s, 2m), REPORT_DIR (default reports), WORKERS (Locust worker processes), BASELINE (an earlier
-# run directory to gate regressions against), PROFILE (make ui),
+# run directory to gate regressions against), PROFILE (make ui), METRICS_PORT (live Prometheus /metrics on 127.0.0.1),
 # PORT (make api, default 8000).
 
 PYTHON ?= python3.11
@@ -13,14 +13,18 @@ RUN_TIME ?=
 REPORT_DIR ?= reports
 WORKERS ?= 0
 BASELINE ?=
+METRICS_PORT ?=
 PROFILE ?= mixed
 PORT ?= 8000
 PYTEST_ARGS ?=
 
-RUN_PROFILE = $(PY) -m trademate_load run $(1) --host "$(HOST)" --credentials "$(CREDENTIALS)" \
-	--run-time "$(RUN_TIME)" --report-dir "$(REPORT_DIR)" --workers "$(WORKERS)" --baseline "$(BASELINE)"
+# exec: the launcher replaces the recipe's shell, so the SIGTERM make forwards to its child reaches the launcher
+# (a shell would die of it and leave the run going on unseen) and the run ends with a report of every sample so far.
+RUN_PROFILE = exec $(PY) -m trademate_load run $(1) --host "$(HOST)" --credentials "$(CREDENTIALS)" \
+	--run-time "$(RUN_TIME)" --report-dir "$(REPORT_DIR)" --workers "$(WORKERS)" --baseline "$(BASELINE)" \
+	--metrics-port "$(METRICS_PORT)"
 
-.PHONY: loadtest loadtest-premium loadtest-shared loadtest-smoke loadtest-scalability ui api test lint format bench clean
+.PHONY: loadtest loadtest-premium loadtest-shared loadtest-smoke loadtest-scalability ui api test lint format bench sla-validate clean
 
 loadtest-premium: $(VENV)
 	@$(call RUN_PROFILE,premium)
@@ -57,9 +61,23 @@ format: $(VENV)
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
+# Benchmarks (figures printed, goals from DESIGN.md section 7): the reference API's backends, the load generator's
+# cost and accuracy, memory over a soak (SOAK_TIME, default 3m; 60m for the hour), the distributed master, the report.
+SOAK_TIME ?= 3m
 bench: $(VENV)
 	$(PY) scripts/bench.py
+	$(PY) scripts/bench_generator.py
+	$(PY) scripts/bench_soak.py --run-time $(SOAK_TIME)
+	$(PY) scripts/bench_distributed.py
 	$(PY) scripts/bench_report.py
+
+# SLA validation probe (README "SLA validation probe"): ITERATIONS (default 100), CONCURRENCY, INTERVAL and COUNT
+# (monitor), OUTPUT (default $(REPORT_DIR)/sla-validation.json), SLA (an SLA file), STRICT=1; HOST and CREDENTIALS as above.
+sla-validate: $(VENV)
+	@$(PY) scripts/sla_validation.py --host "$(HOST)" --credentials "$(CREDENTIALS)" \
+		--iterations "$(or $(ITERATIONS),100)" --concurrency "$(CONCURRENCY)" --interval "$(INTERVAL)" \
+		--count "$(COUNT)" --sla "$(SLA)" --output "$(or $(OUTPUT),$(REPORT_DIR)/sla-validation.json)" \
+		$(if $(STRICT),--strict)
 
 $(VENV): requirements.txt pyproject.toml
 	rm -rf $(VENV)

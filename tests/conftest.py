@@ -44,6 +44,13 @@ def run_suite(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
     )
 
 
+def only_run_dir(report_dir: Path) -> Path:
+    """The one run directory a run wrote under ``report_dir`` (``latest`` aside)."""
+    runs = [p for p in report_dir.iterdir() if p.is_dir() and not p.is_symlink()]
+    assert len(runs) == 1, runs
+    return runs[0]
+
+
 def _service(variable: str) -> str:
     """A backend URL from the environment ``scripts/services.sh`` prints; in CI a missing one fails the test."""
     url = os.environ.get(variable, "")

@@ -21,6 +21,7 @@ from trademate_load.launcher import launch, main_line, run_verdict
 from trademate_load.profile import ConfigError, load_profile
 from trademate_load.report.console import render_baseline, render_console
 from trademate_load.rundir import load_run, read_summary, render_reports
+from trademate_load.samples import SamplesFileError
 from trademate_load.sla import EXIT_BREACH, EXIT_INVALID, EXIT_NO_DATA, EXIT_PASS
 
 
@@ -28,6 +29,17 @@ class _Parser(argparse.ArgumentParser):
     def error(self, message: str):  # argparse's own exit code is 2 as well; keep its one-line message
         self.print_usage(sys.stderr)
         self.exit(EXIT_INVALID, f"{self.prog}: error: {message}\n")
+
+
+def _port(text: str) -> int:
+    """A TCP port, or 0 (off) for an empty value, as make passes an unset METRICS_PORT."""
+    try:
+        port = int(text) if text.strip() else 0
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"METRICS_PORT={text!r}: expected a TCP port number") from None
+    if not 0 <= port < 65536:
+        raise argparse.ArgumentTypeError(f"METRICS_PORT={text!r}: expected a TCP port number (1-65535)")
+    return port
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -43,6 +55,12 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--baseline", default="", help="an earlier run directory to gate regressions against")
     run.add_argument("--ui", action="store_true", help="open the Locust web UI instead of running headless")
     run.add_argument("--web-port", type=int, default=8089)
+    run.add_argument(
+        "--metrics-port",
+        type=_port,
+        default=0,
+        help="serve live SLA metrics for Prometheus on 127.0.0.1:PORT/metrics (empty or 0: off)",
+    )
     report = commands.add_parser("report", help="rebuild summary.json, junit.xml and index.html of a run directory")
     report.add_argument("run_dir", type=Path)
     report.add_argument("--baseline", type=Path, help="gate against this earlier run directory instead")
@@ -59,6 +77,9 @@ def _report(run_dir: Path, baseline: Path | None) -> int:
         frame, run = load_run(run_dir)
     except FileNotFoundError as exc:
         print(f"error: {run_dir}: missing {Path(exc.filename).name}", file=sys.stderr)
+        return EXIT_INVALID
+    except SamplesFileError as exc:
+        print(f"error: {exc}", file=sys.stderr)
         return EXIT_INVALID
     if baseline is not None:
         run = {**run, "baseline": str(baseline), "baseline_summary": read_summary(baseline)}
@@ -99,6 +120,7 @@ def main(argv: list[str] | None = None) -> int:
                 report_dir=args.report_dir,
                 workers=args.workers,
                 web_port=args.web_port,
+                metrics_port=args.metrics_port,
             )
             print(main_line(code, run_verdict(args.report_dir, started)), flush=True)
             return code

@@ -12,6 +12,7 @@ timescale listener does, then shipped to the master (on a worker) or spilled by 
 from __future__ import annotations
 
 import logging
+import re
 import time
 
 import gevent
@@ -32,17 +33,37 @@ SPILL_INTERVAL_S = 5.0  # a row group at least this often...
 SPILL_ROWS = 20_000  # ...or as soon as the buffer holds this many samples
 SPILL_CHECK_S = 0.5
 logger = logging.getLogger(__name__)
+# What an exception's text may carry that must never reach a sample: the credentials after an auth scheme or an
+# Authorization header, a URL's user:password@, and query parameters named like secrets: each becomes [redacted].
+SECRETS = re.compile(
+    r"(?i)(?P<keep>\bauthorization\s*[:=]\s*(?:(?:bearer|basic)\s+)?|\b(?:bearer|basic)\s+|\btoken\s*[:=]\s*"
+    r"|[?&](?:access_token|token|api_?key|key|password|secret|auth|signature|sig)=)[^\s'\",;&#)]+"
+    r"|(?P<userinfo>://)[^/\s@]+@"
+)
+
+
+def _redact(match: re.Match) -> str:
+    return f"{match['keep']}[redacted]" if match["keep"] is not None else "://[redacted]@"
+
+
+def scrub_secrets(text: str) -> str:
+    """``text`` with bearer tokens, URL credentials and secret query parameters replaced by ``[redacted]``."""
+    return SECRETS.sub(_redact, text)
 
 
 def describe_error(exception: BaseException | None) -> str | None:
     """A short, single-line description of why a request failed, free of per-request detail such as the URL."""
     if exception is None:
         return None
+    original = getattr(exception, "original", None)
+    if isinstance(original, BaseException):  # geventhttpclient's RetriesExceeded: name the timeout or reset inside
+        exception = original
     code = getattr(exception, "code", None)
     if isinstance(code, int):  # geventhttpclient's BadStatusCode: its text repeats the URL, query string and all
         return f"{type(exception).__name__}(code={code})"
-    text = f"{type(exception).__name__}: {exception}".replace("\n", " ")
-    return text[:MAX_ERROR_CHARS]
+    detail = exception.text if isinstance(getattr(exception, "text", None), str) else exception  # without the URL
+    text = f"{type(exception).__name__}: {detail}".replace("\n", " ")
+    return scrub_secrets(text)[:MAX_ERROR_CHARS]  # a header or URL in the text must not carry a token
 
 
 class Collector:
@@ -78,7 +99,7 @@ class Collector:
         if key is None:
             key = self._key_code(tier, plan, name)
         headers = getattr(response, "headers", None)
-        if headers:
+        if headers is not None:  # not `if headers`: geventhttpclient's Headers counts its lines in Python
             db_us = server_timing_db_us(headers.get("server-timing"))
             cache = headers.get("x-cache")
             flags = CACHE_FLAGS.get(cache.upper(), 0) if cache else 0

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -22,7 +23,7 @@ from urllib.parse import urlparse
 
 from trademate_load.profile import ConfigError, load_profile
 from trademate_load.report.console import verdict_line
-from trademate_load.rundir import read_summary
+from trademate_load.rundir import read_summary, report_dir_problem
 from trademate_load.sla import EXIT_INVALID, EXIT_NO_DATA
 
 LOCUSTFILE = Path(__file__).resolve().parent.parent / "locustfiles" / "trademate.py"
@@ -115,6 +116,13 @@ def _wait_ready(proc: subprocess.Popen, log_path: Path, timeout_s: float) -> str
     raise LaunchError(f"the reference API did not start listening within {timeout_s:.0f} s", EXIT_NO_DATA)
 
 
+def free_port() -> int:
+    """A TCP port free on the loopback interface just now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
 def locust_command(
     profile: str,
     host: str,
@@ -126,6 +134,7 @@ def locust_command(
     workers: int,
     web_port: int,
     baseline: str = "",
+    metrics_port: int = 0,
 ) -> list[str]:
     cmd = [
         sys.executable,
@@ -148,10 +157,14 @@ def locust_command(
         cmd += ["--headless", "--only-summary"]
     if run_time:
         cmd += ["--run-time", run_time]
-    if workers:
-        cmd += ["--processes", str(workers)]
+    if workers:  # a free port for master and workers: a concurrent run's workers must not join this one
+        port = str(free_port())
+        cmd += ["--processes", str(workers), "--master-bind-host", "127.0.0.1", "--master-bind-port", port]
+        cmd += ["--master-host", "127.0.0.1", "--master-port", port]
     if baseline:
         cmd += ["--baseline", baseline]
+    if metrics_port:
+        cmd += ["--metrics-port", str(metrics_port)]
     return cmd
 
 
@@ -184,12 +197,16 @@ def launch(
     workers: int = 0,
     web_port: int = 8089,
     baseline: str = "",
+    metrics_port: int = 0,
 ) -> int:
     """Run one profile end to end and return the suite's exit code."""
     try:
         load_profile(profile)
         if baseline:
             read_summary(Path(baseline))  # refuse a bad baseline before starting anything
+        problem = report_dir_problem(Path(report_dir))  # and a report directory the run could not write
+        if problem is not None:
+            raise LaunchError(problem, EXIT_NO_DATA)
         options = {
             "ui": ui,
             "run_time": run_time,
@@ -197,6 +214,7 @@ def launch(
             "workers": workers,
             "web_port": web_port,
             "baseline": baseline,
+            "metrics_port": metrics_port,
         }
         if host:
             host = check_host(host)

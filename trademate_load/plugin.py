@@ -6,36 +6,54 @@ is read then, as the web UI may have changed it): its run directory is created w
 and a greenlet spills the sample buffer every few seconds (or sooner when it fills) to ``samples.parquet``
 as a row group, the conversion and write done on a thread so the request path never waits on them.
 Workers ship their samples to the master with each ``report_to_master``; the master spills them with its
-own. The run ends when the test stops: from the web UI at ``test_stop``; headless at ``quitting``, after
-the workers' final reports have arrived. Then the last rows are written, the samples read back, every
-report written, the verdict printed, and the exit code set in one ``quitting`` listener that does nothing
-on workers.
+own and keeps a roster of its workers (:mod:`trademate_load.workers`: samples shipped, and any lost to
+Locust's heartbeat check, named in every report). The run ends when the test stops: from the web UI at
+``test_stop``, once each worker has reported since; headless at ``quitting``, after the master has received
+every connected worker's final report (Locust's own quit waits only half a second for them). Then the last
+rows are written, the samples read back, every report written, the verdict printed, and the exit code set
+in one ``quitting`` listener that does nothing on workers.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import platform
+import signal
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import gevent
 import locust
 from locust.env import Environment
-from locust.runners import MasterRunner, WorkerRunner
+from locust.runners import STATE_MISSING, WORKER_REPORT_INTERVAL, MasterRunner, WorkerRunner
 
 from trademate_load import __version__
-from trademate_load.collector import Collector, Spiller
+from trademate_load.collector import Collector, Spiller, scrub_secrets
 from trademate_load.credentials import AccountPool, read_credentials
+from trademate_load.live import SETTLE_S, LiveBoard, LiveFeed, LiveRun
+from trademate_load.metrics import build_registry, serve
 from trademate_load.profile import ConfigError, Profile, load_profile
 from trademate_load.report.console import render_console, verdict_line
-from trademate_load.rundir import iso, new_run_dir, point_latest, read_summary, render_reports, write_json
-from trademate_load.samples import SampleStore, read_parquet
+from trademate_load.rundir import (
+    iso,
+    new_run_dir,
+    point_latest,
+    read_summary,
+    render_reports,
+    report_dir_problem,
+    write_json,
+)
+from trademate_load.samples import SampleBuffer, SampleStore, read_parquet
 from trademate_load.sla import EXIT_INVALID, EXIT_NO_DATA
+from trademate_load.workers import Roster, describe_lost
 
 logger = logging.getLogger(__name__)
+FINAL_REPORTS_TIMEOUT_S = 10.0  # how long a headless master waits for its workers' final reports
+WORKER_CHECK_INTERVAL_S = 1.0  # how often the master looks at its workers' connections (Locust's heartbeat)
 
 
 def add_arguments(parser) -> None:
@@ -62,6 +80,15 @@ def add_arguments(parser) -> None:
         default="reports",
         help="where run directories are written (default: reports)",
     )
+    metrics_port = group.add_argument(
+        "--metrics-port",
+        metavar="PORT",
+        env_var="METRICS_PORT",
+        type=int,
+        default=0,
+        help="also serve the live SLA figures for Prometheus at http://127.0.0.1:PORT/metrics (0: off)",
+    )
+    metrics_port.include_in_web_ui = False  # fixed at start-up: not a field of the web UI's start form
 
 
 @dataclass
@@ -76,6 +103,7 @@ class ActiveRun:
     store: SampleStore | None = None
     spiller: Spiller | None = None
     error: str | None = None
+    aborted: dict[str, Any] | None = None  # abort_on_fail: which tier and check stopped the run, when and why
 
     @property
     def warmup_s(self) -> float:
@@ -93,6 +121,8 @@ class Suite:
         self.baseline_dir = Path(options.baseline) if options.baseline else None
         self.baseline_summary: dict[str, Any] | None = None
         self.pool: AccountPool | None = None
+        self.roster = Roster()  # master: the run's workers
+        self.shipped = 0  # worker: samples shipped to the master so far
         runner = environment.runner
         self.is_worker = isinstance(runner, WorkerRunner)
         self.collector = Collector(worker=runner.client_id if self.is_worker else "local")
@@ -100,6 +130,8 @@ class Suite:
         self._worker_profile: Profile | None = None
         self.last_summary: dict[str, Any] | None = None
         self.headless = bool(environment.parsed_options.headless)
+        self.live = LiveBoard(self.collector.buffer)  # live SLA figures; fed on the master or the local process
+        self.live_feed: LiveFeed | None = None
 
     # --- start-up -------------------------------------------------------------------------------
     def load_profile(self, ref: str | None = None) -> Profile:
@@ -135,6 +167,7 @@ class Suite:
             self.end_run()
         override = getattr(self.environment.parsed_options, "run_time", None)
         self.collector.drain()
+        self.roster = Roster()
         run = self.run = ActiveRun(profile, float(override) if override else profile.run_time_s, time.time())
         logger.info(
             "TradeMate run: profile %s (%s model) for %.0f s (warm-up %.1f s)",
@@ -145,11 +178,14 @@ class Suite:
         )
         if not self.is_worker:
             self._open_run_dir(run)
+        self._start_live(run)
         return run
 
     def _restart_clock(self, run: ActiveRun) -> ActiveRun:
         run.started_ts = time.time()
         self.collector.drain()
+        self.roster = Roster()
+        self._start_live(run)
         if run.run_dir is not None and run.error is None:
             write_json(run.run_dir / "run.json", {**self.run_info(run, None, 0), "in_progress": True})
         return run
@@ -167,21 +203,138 @@ class Suite:
             return
         run.spiller = Spiller(self.collector, run.store).start()
 
+    def _start_live(self, run: ActiveRun) -> None:
+        """Live figures of the run from now on (master or local process): a fresh window and tallies, fed by a
+        greenlet; a master's window ends a report interval further back, as workers ship samples that often."""
+        if self.is_worker or not self._live_wanted(run.profile):
+            return
+        master = isinstance(self.environment.runner, MasterRunner)
+        profile = run.profile
+        live_run = LiveRun(
+            run_id=run.run_dir.name if run.run_dir is not None else "",
+            profile=profile.name,
+            tiers=profile.tiers,
+            sla=profile.sla,
+            basis=profile.latency,
+            started_ts=run.started_ts,
+            warmup_s=run.warmup_s,
+            window_s=profile.live_window_s,
+            settle_s=SETTLE_S + (WORKER_REPORT_INTERVAL if master else 0.0),
+            abort_on_fail=profile.abort_on_fail,
+        )
+        self.live.start(live_run)
+        if self.live_feed is None:
+            self.live_feed = LiveFeed(self.live, self._abort).start()
+
+    def _live_wanted(self, profile: Profile) -> bool:
+        """Live figures are computed on the load generator's own event loop, where each update delays the requests
+        waiting on it: only when something reads them (the web UI, METRICS_PORT, abort_on_fail)."""
+        options = self.environment.parsed_options
+        return self.environment.web_ui is not None or bool(options.metrics_port) or bool(profile.abort_on_fail)
+
+    def _abort(self, record: dict[str, Any]) -> None:
+        """abort_on_fail was met: record which check stopped the run and when, and stop it as Locust would."""
+        run = self.run
+        if run is None or run.stopped_ts is not None or run.aborted is not None:
+            return
+        run.aborted = record
+        if self.headless:
+            self.environment.runner.quit()
+        else:
+            self.environment.runner.stop()
+
+    def serve_live(self) -> None:
+        """The live figures: the web UI's SLA tab and /metrics, and /metrics on --metrics-port (METRICS_PORT)."""
+        from trademate_load import webtab
+
+        registry = build_registry(self.live)
+        if self.environment.web_ui is not None:
+            webtab.install(self.environment.web_ui, self.live, registry)
+        port = self.environment.parsed_options.metrics_port
+        if not port:
+            return
+        if not 0 < port < 65536:
+            raise ConfigError("(command line)", "--metrics-port (METRICS_PORT)", f"not a TCP port: {port}")
+        try:
+            serve(registry, port)
+        except OSError as exc:
+            message = f"cannot serve metrics on 127.0.0.1:{port}: {exc.strerror or exc}"
+            raise ConfigError("(command line)", "--metrics-port (METRICS_PORT)", message) from None
+
     def on_test_stop(self, **_kwargs) -> None:
         if self.run is not None and self.run.stopped_ts is None:
             self.run.stopped_ts = time.time()
         if not self.headless:
+            if isinstance(self.environment.runner, MasterRunner) and self.run is not None:
+                gevent.spawn(self._end_run_after_reports, self.run, time.time())
+            else:
+                self.end_run()
+
+    def _end_run_after_reports(self, run: ActiveRun, stopped: float) -> None:
+        """Web UI master: a worker sends its last samples with its next periodic report after a stop (within
+        WORKER_REPORT_INTERVAL); end the run once each worker has reported since, or a little after that."""
+        deadline = time.monotonic() + WORKER_REPORT_INTERVAL + 2.0
+        while self.roster.silent_since(stopped) and time.monotonic() < deadline:
+            gevent.sleep(0.1)
+        if self.run is run:
             self.end_run()
 
     def ship_to_master(self, client_id: str, data: dict, **_kwargs) -> None:
         """Worker side of ``report_to_master``: hand over every sample (and dropped count) since the last report."""
+        data["trademate_pid"] = os.getpid()
         if len(self.collector.buffer) or self.collector.buffer.dropped:
-            data["trademate_samples"] = self.collector.drain().to_payload()
+            buffer = self.collector.drain()
+            data["trademate_samples"] = buffer.to_payload()
+            self.shipped += len(buffer)
 
     def receive_from_worker(self, client_id: str, data: dict, **_kwargs) -> None:
-        """Master side of ``worker_report``: keep the worker's samples with ours."""
-        if "trademate_samples" in data:
-            self.collector.buffer.extend_payload(data["trademate_samples"])
+        """Master side of ``worker_report``: keep the worker's samples with ours, and count them for the worker."""
+        if client_id not in self.environment.runner.clients:
+            return  # not one of this run's workers (a stray from another run): Locust discards its report too
+        payload = data.get("trademate_samples")
+        if payload is not None:
+            self.collector.buffer.extend_payload(payload)
+        rows = 0 if payload is None else SampleBuffer.payload_rows(payload)
+        self.roster.reported(client_id, rows, data.get("trademate_pid"), time.time())
+
+    def check_workers(self) -> None:
+        """Master: note the workers Locust's heartbeat check lost, or that left, while a run is in progress."""
+        run, runner = self.run, self.environment.runner
+        if run is None:
+            return
+        states = {worker_id: node.state for worker_id, node in runner.clients.items()}
+        for record in self.roster.observe(states, time.time(), run.stopped_ts is not None):
+            lost = describe_lost(record.as_dict(run.started_ts))
+            remaining = sum(1 for state in states.values() if state != STATE_MISSING)
+            logger.warning("TradeMate: lost %s; the run goes on with %d worker(s) and less load", lost, remaining)
+
+    def _watch_workers(self) -> None:
+        while True:
+            gevent.sleep(WORKER_CHECK_INTERVAL_S)
+            self.check_workers()
+
+    def collect_final_reports(self, runner: MasterRunner) -> None:
+        """Headless master: receive until every connected worker has sent its final report and quit.
+
+        Locust's ``quit`` gives workers half a second before it stops listening; a worker still stopping its
+        users then (a busy machine) would lose its last samples. A worker sends its final report before its
+        "quit" message, on the same connection, so once it is gone from ``runner.clients`` its report is in.
+        """
+        if len(runner.greenlet):  # Ctrl-C or SIGTERM: the workers have not been told to quit yet
+            runner.quit()
+        self.check_workers()
+        listener = gevent.spawn(runner.client_listener)
+        deadline = time.monotonic() + FINAL_REPORTS_TIMEOUT_S
+        try:
+            while pending := [i for i, node in runner.clients.items() if node.state != STATE_MISSING]:
+                if time.monotonic() >= deadline:
+                    logger.warning("TradeMate: no final report from %s", ", ".join(pending))
+                    self.roster.give_up(pending, time.time())
+                    break
+                gevent.sleep(0.05)
+        finally:
+            listener.kill(block=True)
+        self.check_workers()
 
     def run_info(self, run: ActiveRun, ended: float | None, samples: int) -> dict[str, Any]:
         """run.json: what was run, against what, when, and every setting the reports are judged by."""
@@ -190,7 +343,7 @@ class Suite:
             "run_id": run.run_dir.name if run.run_dir is not None else "",
             "profile": profile.name,
             "profile_path": profile.path,
-            "host": self.environment.host,
+            "host": scrub_secrets(self.environment.host) if self.environment.host else None,  # no user:password@
             "started_at": iso(run.started_ts),
             "ended_at": None if ended is None else iso(ended),
             "started_ts": run.started_ts,
@@ -201,6 +354,7 @@ class Suite:
             "exit_code": None,
             "samples": samples,
             "dropped": run.store.dropped_series() if run.store is not None else {},
+            "workers": self.roster.as_list(run.started_ts),
             "latency_basis": profile.latency,
             "versions": {"suite": __version__, "locust": locust.__version__, "python": platform.python_version()},
             "settings": profile.settings(),
@@ -208,6 +362,7 @@ class Suite:
             "sla_endpoints": profile.sla.endpoints,
             "baseline": str(self.baseline_dir) if self.baseline_dir else None,
             "baseline_summary": self.baseline_summary,
+            "aborted": run.aborted,
         }
 
     def end_run(self) -> None:
@@ -219,6 +374,7 @@ class Suite:
             run.spiller.stop()
             run.error = run.error or run.spiller.error
         ended = run.stopped_ts or time.time()
+        self.live.finish(ended)  # the live figures' last rows, before the final drain takes them
         try:
             if run.store is None or run.error is not None:
                 raise OSError(run.error)
@@ -233,12 +389,28 @@ class Suite:
             self.last_summary = {"exit_code": EXIT_NO_DATA, "error": str(exc)}
             return
         logger.info("TradeMate run directory: %s", run.run_dir)
+        if self.last_summary["exit_code"] == EXIT_NO_DATA:
+            print(could_not_measure_line(self.last_summary), file=sys.stderr, flush=True)
         if not self.headless:
             print(render_console(self.last_summary), flush=True)
 
+    def on_sigterm(self) -> None:
+        """Headless, Locust 2.47 handles SIGTERM only once a shape test has ended: until then, stop as Ctrl-C does,
+        so the run directory is written from every sample so far (Locust's own handler does the rest)."""
+        shape = getattr(self.environment.runner, "shape_greenlet", None)
+        if shape is not None and not shape.dead:
+            logger.info("Got SIGTERM: stopping the test as Ctrl-C does")
+            hub = gevent.get_hub()
+            hub.loop.run_callback(hub.parent.throw, KeyboardInterrupt)
+
     def on_quitting(self, environment: Environment, **_kwargs) -> None:
-        if self.is_worker:
+        if self.is_worker:  # its final report has gone; the log line lets a test count what it shipped
+            logger.info(
+                "TradeMate worker %s (pid %d) shipped %d samples", self.collector.worker, os.getpid(), self.shipped
+            )
             return
+        if self.run is not None and isinstance(environment.runner, MasterRunner):
+            self.collect_final_reports(environment.runner)
         self.end_run()
         if self.last_summary is not None:
             environment.process_exit_code = self.last_summary["exit_code"]
@@ -251,6 +423,19 @@ class Suite:
             print("\n" + render_console(self.last_summary), flush=True)
         else:
             print(verdict_line(exit_code, self.last_summary.get("verdict")), flush=True)
+
+
+def could_not_measure_line(summary: dict[str, Any]) -> str:
+    """One line naming the target a run could not measure, why, and the error its requests met most."""
+    counts: dict[str, int] = {}
+    for error in summary.get("errors") or []:
+        text = error["error"] or f"HTTP {error['status']}"
+        counts[text] = counts.get(text, 0) + error["count"]
+    line = f"error: could not measure {summary['host']}: {summary['reason']}"
+    if counts:
+        text, count = max(counts.items(), key=lambda item: item[1])
+        line += f" ({count} requests failed with {text})"
+    return line
 
 
 def _refuse_bad_profile_in_web_ui(suite: Suite) -> None:
@@ -277,17 +462,25 @@ def register(environment: Environment) -> Suite:
             if suite.baseline_dir is not None:
                 suite.baseline_summary = read_summary(suite.baseline_dir)
             suite.load_profile()
+            suite.serve_live()
         except ConfigError as exc:
             print(f"error: {exc}", file=sys.stderr, flush=True)
             sys.exit(EXIT_INVALID)
+        problem = report_dir_problem(suite.report_dir)
+        if problem is not None:
+            print(f"error: {problem}", file=sys.stderr, flush=True)
+            sys.exit(EXIT_NO_DATA)
     environment.events.request.add_listener(suite.collector.on_request)
     environment.events.test_stop.add_listener(suite.on_test_stop)
     if suite.is_worker:
         environment.events.report_to_master.add_listener(suite.ship_to_master)
     if isinstance(environment.runner, MasterRunner):
         environment.events.worker_report.add_listener(suite.receive_from_worker)
+        gevent.spawn(suite._watch_workers)
     environment.events.quitting.add_listener(suite.on_quitting)
     environment.events.quit.add_listener(suite.on_quit)
+    if suite.headless and not suite.is_worker:
+        gevent.signal_handler(signal.SIGTERM, suite.on_sigterm)
     if environment.web_ui is not None:
         _refuse_bad_profile_in_web_ui(suite)
     return suite

@@ -26,6 +26,7 @@ LATENCY_BASES = ("corrected", "service")
 MODELS = ("closed", "open")
 ARRIVALS = ("constant", "poisson")
 IN_FLIGHT_HEADROOM_S = 1.0  # default max_in_flight: one second of the tier's arrivals (at least one per user)
+DEFAULT_TIMEOUTS_S = {"premium": 1.0, "shared": 2.0}  # client timeout: a slower answer is a failed request
 DEFAULT_SYMBOLS = (
     "AAPL",
     "MSFT",
@@ -63,6 +64,17 @@ SLA_METRICS: dict[str, str] = {
 }
 RATIO_METRICS = ("success_rate", "compliance", "error_rate", "cache_hit_rate")
 ENDPOINT_METRICS = ("p95_ms", "p99_ms", "mean_ms", "success_rate")
+# abort_on_fail check -> the SLA metric it needs. error_budget: the run's budget is spent (from success_rate);
+# the others: the rolling window's figure fails its threshold.
+ABORT_CHECKS: dict[str, str] = {
+    "error_budget": "success_rate",
+    "p95_ms": "p95_ms",
+    "p99_ms": "p99_ms",
+    "mean_ms": "mean_ms",
+    "success_rate": "success_rate",
+    "compliance": "compliance",
+}
+DEFAULT_LIVE_WINDOW_S = 30.0
 
 _DURATION = re.compile(r"^(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m(?!s))?(?:(\d+(?:\.\d+)?)s)?(?:(\d+(?:\.\d+)?)ms)?$")
 
@@ -71,8 +83,13 @@ class ConfigError(ValueError):
     """A defect in a profile, SLA or credentials file: names the file, the field and what is wrong."""
 
     def __init__(self, path: str | Path, field_name: str, message: str):
-        self.path, self.field, self.message = str(path), field_name, message
-        super().__init__(f"{self.path}: {field_name}: {message}")
+        self.path, self.field, self.message = str(path), _one_line(field_name), _one_line(message)
+        super().__init__(f"{_one_line(self.path)}: {self.field}: {self.message}")
+
+
+def _one_line(text: str) -> str:
+    """``text`` with line breaks and other unprintable characters escaped, so an error stays one line."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in str(text))
 
 
 @dataclass(frozen=True)
@@ -107,12 +124,15 @@ class TierLoad:
 
     ``max_in_flight`` (open model only) bounds the tier's requests awaiting a response, split evenly over
     its users (each gets ``max_in_flight // users``); an arrival finding its user's share full is dropped.
+    ``timeout_s`` bounds each request's connect and each wait for the answer (FastHttpUser's connection and
+    network timeouts): a slower answer is a failed request (default premium 1 s, shared 2 s).
     """
 
     users: int
     rps: float
     plans: dict[str, int]
     max_in_flight: int | None = None
+    timeout_s: float = DEFAULT_TIMEOUTS_S["shared"]
 
     @property
     def period_s(self) -> float:
@@ -150,6 +170,8 @@ class Profile:
     symbols: tuple[str, ...] = DEFAULT_SYMBOLS
     strict: bool = False
     baseline_tolerance: dict[str, Tolerance] = field(default_factory=lambda: dict(DEFAULT_TOLERANCES))
+    live_window_s: float = DEFAULT_LIVE_WINDOW_S
+    abort_on_fail: dict[str, float] = field(default_factory=dict)  # check -> seconds it may fail before the stop
     path: str = ""
 
     def warmup_for(self, run_time_s: float) -> float:
@@ -183,6 +205,8 @@ class Profile:
             "symbols": list(self.symbols),
             "strict": self.strict,
             "baseline_tolerance": {name: asdict(t) for name, t in self.baseline_tolerance.items()},
+            "live_window_s": self.live_window_s,
+            "abort_on_fail": dict(self.abort_on_fail),
         }
 
 
@@ -191,16 +215,26 @@ def parse_duration(value: Any, path: str | Path, field_name: str) -> float:
     if isinstance(value, bool) or value is None:
         raise ConfigError(path, field_name, f"expected a duration such as 30s or 5m, got {value!r}")
     if isinstance(value, int | float):
-        seconds = float(value)
+        seconds = value
     else:
         match = _DURATION.match(str(value).strip())
         if not match or not any(match.groups()):
             raise ConfigError(path, field_name, f"expected a duration such as 30s, 5m or 1h30m, got {value!r}")
         h, m, s, ms = (float(g) if g else 0.0 for g in match.groups())
         seconds = h * 3600 + m * 60 + s + ms / 1000
+    if not _finite(seconds):
+        raise ConfigError(path, field_name, f"expected a finite duration, got {value!r}")
     if seconds < 0:
         raise ConfigError(path, field_name, f"must not be negative, got {value!r}")
-    return seconds
+    return float(seconds)
+
+
+def _finite(value: float) -> bool:
+    """True unless ``value`` is nan, infinite, or an int too large for a float."""
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
 
 
 def _mapping(value: Any, path: str | Path, field_name: str) -> dict:
@@ -214,12 +248,15 @@ def _refuse_unknown(data: dict, allowed: tuple[str, ...] | list[str], path: str 
         if key not in allowed:
             near = difflib.get_close_matches(str(key), allowed, n=1)
             hint = f"; did you mean {near[0]!r}?" if near else f"; known keys: {', '.join(allowed)}"
-            raise ConfigError(path, f"{prefix}{key}", f"unknown key{hint}")
+            shown = key if isinstance(key, str) and key and key == key.strip() else repr(key)  # '' or ' x' visible
+            raise ConfigError(path, f"{prefix}{shown}", f"unknown key{hint}")
 
 
 def _number(value: Any, path: str | Path, field_name: str, *, positive: bool = False, ratio: bool = False) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise ConfigError(path, field_name, f"expected a number, got {value!r}")
+    if not _finite(value):
+        raise ConfigError(path, field_name, f"expected a finite number, got {value!r}")
     if positive and value <= 0:
         raise ConfigError(path, field_name, f"must be greater than 0, got {value!r}")
     if value < 0:
@@ -250,6 +287,10 @@ def read_yaml(path: Path) -> dict:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError(path, "(file)", "no such file") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            path, "(file)", f"not UTF-8 text (byte {exc.object[exc.start]:#04x} at offset {exc.start})"
+        ) from None
     except OSError as exc:
         raise ConfigError(path, "(file)", f"cannot read: {exc.strerror}") from None
     try:
@@ -257,7 +298,14 @@ def read_yaml(path: Path) -> dict:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark else "(file)"
-        raise ConfigError(path, where, f"not valid YAML: {getattr(exc, 'problem', exc)}") from None
+        problem = getattr(exc, "problem", None) or getattr(exc, "context", None) or str(exc).splitlines()[0]
+        raise ConfigError(path, where, f"not valid YAML: {problem}") from None
+    except RecursionError:
+        raise ConfigError(path, "(file)", "not valid YAML: nested too deeply") from None
+    except (ValueError, TypeError, AttributeError, OverflowError) as exc:  # PyYAML building a bad tag such as `!!int x`
+        raise ConfigError(path, "(file)", f"not valid YAML: a tagged value cannot be built ({exc})") from None
+    if data is None:
+        raise ConfigError(path, "(file)", "the file is empty (expected a YAML mapping)")
     if not isinstance(data, dict):
         raise ConfigError(path, "(file)", f"expected a YAML mapping at the top, got {type(data).__name__}")
     return data
@@ -278,7 +326,8 @@ def parse_sla(data: dict, path: str | Path) -> Sla:
         }
         tiers[tier] = TierSla(**values)
     endpoints: dict[str, dict[str, dict[str, float]]] = {}
-    for tier, per_endpoint in _mapping(data.get("endpoints") or {}, path, "endpoints").items():
+    endpoints_data = data.get("endpoints")
+    for tier, per_endpoint in _mapping({} if endpoints_data is None else endpoints_data, path, "endpoints").items():
         _refuse_unknown({tier: 0}, list(TIERS), path, "endpoints.")
         for endpoint, limits in _mapping(per_endpoint, path, f"endpoints.{tier}").items():
             where = f"endpoints.{tier}.{endpoint}"
@@ -293,7 +342,7 @@ def parse_sla(data: dict, path: str | Path) -> Sla:
 def _parse_tier(tier: str, data: Any, path: Path, model: str) -> TierLoad:
     where = f"tiers.{tier}"
     data = _mapping(data, path, where)
-    _refuse_unknown(data, ["users", "rps", "plans", "max_in_flight"], path, f"{where}.")
+    _refuse_unknown(data, ["users", "rps", "plans", "max_in_flight", "timeout"], path, f"{where}.")
     users = _count(data.get("users"), path, f"{where}.users")
     rps = _number(data.get("rps"), path, f"{where}.rps", positive=True)
     max_in_flight = None
@@ -306,13 +355,18 @@ def _parse_tier(tier: str, data: Any, path: Path, model: str) -> TierLoad:
             )
     elif "max_in_flight" in data:
         raise ConfigError(path, f"{where}.max_in_flight", "applies only to model: open (closed users wait for answers)")
-    plans_data = data.get("plans") or {plan: 1 for plan in PLANS_BY_TIER[tier]}
+    plans_data = data.get("plans")
+    if plans_data is None:
+        plans_data = {plan: 1 for plan in PLANS_BY_TIER[tier]}
     plans_data = _mapping(plans_data, path, f"{where}.plans")
     _refuse_unknown(plans_data, list(PLANS_BY_TIER[tier]), path, f"{where}.plans.")
     plans = {plan: _count(w, path, f"{where}.plans.{plan}", allow_zero=True) for plan, w in plans_data.items()}
     if not any(plans.values()):
         raise ConfigError(path, f"{where}.plans", "at least one plan needs a weight above 0")
-    return TierLoad(users=users, rps=rps, plans=plans, max_in_flight=max_in_flight)
+    timeout = parse_duration(data.get("timeout", DEFAULT_TIMEOUTS_S[tier]), path, f"{where}.timeout")
+    if timeout <= 0:
+        raise ConfigError(path, f"{where}.timeout", f"must be longer than 0 s, got {data.get('timeout')!r}")
+    return TierLoad(users=users, rps=rps, plans=plans, max_in_flight=max_in_flight, timeout_s=timeout)
 
 
 def _parse_stages(data: Any, tiers: dict[str, TierLoad], path: Path) -> tuple[Stage, ...]:
@@ -337,7 +391,7 @@ def _parse_stages(data: Any, tiers: dict[str, TierLoad], path: Path) -> tuple[St
 
 PROFILE_KEYS = [
     "name", "run_time", "warmup", "spawn_rate", "tiers", "sla", "stages", "latency", "model", "arrivals", "symbols",
-    "strict", "baseline_tolerance",
+    "strict", "baseline_tolerance", "live_window", "abort_on_fail",
 ]  # fmt: skip
 
 
@@ -354,6 +408,27 @@ def _parse_tolerances(data: Any, path: Path) -> dict[str, Tolerance]:
             raise ConfigError(path, where, "give pct, abs or both")
         tolerances[name] = Tolerance(**{k: _number(v, path, f"{where}.{k}") for k, v in limits.items()})
     return tolerances
+
+
+def _parse_abort(data: Any, sla: Sla, path: Path) -> dict[str, float]:
+    """``abort_on_fail: {error_budget: true, p95_ms: 10s}`` -> {check: seconds it may keep failing}; false: off."""
+    if data is None:
+        return {}
+    rules = {}
+    for check, value in _mapping(data, path, "abort_on_fail").items():
+        _refuse_unknown({check: 0}, list(ABORT_CHECKS), path, "abort_on_fail.")
+        where = f"abort_on_fail.{check}"
+        if value is False:
+            continue
+        try:
+            grace = 0.0 if value is True else parse_duration(value, path, where)
+        except ConfigError:
+            raise ConfigError(path, where, f"expected true, false or a duration such as 10s, got {value!r}") from None
+        metric = ABORT_CHECKS[check]
+        if all(getattr(limits, metric) is None for limits in sla.tiers.values()):
+            raise ConfigError(path, where, f"no tier of {sla.path} sets {metric}: nothing to check")
+        rules[check] = grace
+    return rules
 
 
 def parse_profile(data: dict, path: Path) -> Profile:
@@ -382,10 +457,13 @@ def parse_profile(data: dict, path: Path) -> Profile:
     if not isinstance(strict, bool):
         raise ConfigError(path, "strict", f"expected true or false, got {strict!r}")
     sla_ref = data.get("sla")
-    if not isinstance(sla_ref, str) or not sla_ref:
+    if not isinstance(sla_ref, str) or not sla_ref or "\0" in sla_ref:
         raise ConfigError(path, "sla", f"expected the path of an SLA file such as sla.yaml, got {sla_ref!r}")
     sla_path = (path.parent / sla_ref).resolve() if not Path(sla_ref).is_absolute() else Path(sla_ref)
     sla = parse_sla(read_yaml(sla_path), sla_path)
+    live_window = parse_duration(data.get("live_window", DEFAULT_LIVE_WINDOW_S), path, "live_window")
+    if live_window <= 0:
+        raise ConfigError(path, "live_window", f"must be longer than 0 s, got {data.get('live_window')!r}")
     missing = [tier for tier in tiers if tier not in sla.tiers]
     if missing:
         raise ConfigError(sla_path, f"tiers.{missing[0]}", f"no thresholds for tier {missing[0]!r} used by {path}")
@@ -403,6 +481,8 @@ def parse_profile(data: dict, path: Path) -> Profile:
         symbols=tuple(symbols),
         strict=strict,
         baseline_tolerance=_parse_tolerances(data.get("baseline_tolerance"), path),
+        live_window_s=live_window,
+        abort_on_fail=_parse_abort(data.get("abort_on_fail"), sla, path),
         path=str(path),
     )
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,7 +20,7 @@ from typing import Any
 
 import pandas as pd
 
-from trademate_load import gate, scalability
+from trademate_load import gate, scalability, workers
 from trademate_load.profile import ConfigError, Sla, TierLoad, parse_sla
 from trademate_load.report.charts import render_charts
 from trademate_load.report.html import render_html
@@ -49,6 +50,18 @@ def new_run_dir(report_dir: Path, profile: str, started_ts: float) -> Path:
     raise FileExistsError(f"{report_dir}: no free run directory name for {stamp}-{profile}")
 
 
+def report_dir_problem(report_dir: Path) -> str | None:
+    """Why run directories cannot be written under ``report_dir`` (created if missing), or None: checked before
+    any load is sent, so a run never measures what it cannot keep."""
+    try:
+        report_dir.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=report_dir):
+            pass
+    except OSError as exc:
+        return f"report directory {report_dir}: cannot write run directories there ({exc.strerror or exc}): nothing run"
+    return None
+
+
 def _write_text(path: Path, text: str) -> None:
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(text, encoding="utf-8")
@@ -69,13 +82,13 @@ def run_inputs(run: dict[str, Any]) -> tuple[dict[str, TierLoad], Sla, Window, s
 
 
 def judge(frame: pd.DataFrame, run: dict[str, Any]) -> dict[str, Any]:
-    """summary.json for a run: the SLA verdict, then the baseline gate when run.json carries a baseline."""
+    """summary.json for a run: the SLA verdict, the baseline gate when run.json carries a baseline, lost workers."""
     summary = build_summary(evaluate(frame, *run_inputs(run)), run)
     summary["scalability"] = scalability.analyze(frame, run)
     if run.get("baseline_summary"):
         comparison = gate.compare(summary, run["baseline_summary"], gate.tolerances_from(run["settings"]))
         summary = gate.apply(summary, comparison)
-    return summary
+    return workers.apply(summary, run.get("workers") or [])
 
 
 def render_reports(run_dir: Path, frame: pd.DataFrame, run: dict[str, Any]) -> dict[str, Any]:
@@ -136,6 +149,10 @@ def read_summary(run_dir: Path) -> dict[str, Any]:
 
 
 def load_run(run_dir: Path) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """The samples and run.json of a run directory."""
-    run = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
+    """The samples and run.json of a run directory (ConfigError: run.json is not JSON; SamplesFileError)."""
+    path = run_dir / "run.json"
+    try:
+        run = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ConfigError(path, "(file)", f"not valid JSON: {exc}") from None
     return read_parquet(run_dir / "samples.parquet"), run

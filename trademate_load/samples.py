@@ -13,6 +13,8 @@ Columns (the Parquet schema of ``samples.parquet`` and of the DataFrame the repo
 - ``db_ms`` float or null, ``cache`` hit | miss | null: from the ``Server-Timing`` and ``X-Cache`` headers
 - ``worker`` str: the Locust process that sent it
 
+In the DataFrames built here (:func:`normalize`, :func:`read_parquet`) the str columns are pandas categoricals.
+
 In memory a sample takes 35 bytes in ``array`` columns, none of them objects the garbage collector tracks:
 ``ts`` and ``latency_ms`` as float64, the lateness ``ts - intended_ts`` as float32 seconds, ``db_ms`` as
 whole microseconds (uint32), status (uint16), bytes (uint32), ok and cache packed in one byte, and two
@@ -79,6 +81,10 @@ OVERFLOW_NAME = "(too many endpoint names)"
 MAX_ERRORS_PER_BUFFER = 1024  # distinct error texts kept per buffer; more collapse to their exception type
 OVERFLOW_ERROR = ": (more distinct errors than a buffer keeps)"
 COMPRESSION = "zstd"
+STRING_COLUMNS = [field.name for field in SCHEMA if pa.types.is_string(field.type)]  # dictionary-encoded
+READ_SCHEMA = pa.schema(  # string columns read as dictionaries: categorical in pandas
+    [pa.field(f.name, pa.dictionary(pa.int32(), f.type)) if f.name in STRING_COLUMNS else f for f in SCHEMA]
+)
 
 
 def server_timing_db_us(header: str | None) -> int:
@@ -242,6 +248,11 @@ class SampleBuffer:
         payload["dropped"] = {tier: [[s, n] for s, n in seconds.items()] for tier, seconds in self.dropped.items()}
         return payload
 
+    @staticmethod
+    def payload_rows(payload: dict) -> int:
+        """How many samples a payload made by ``to_payload`` carries."""
+        return len(payload["ts"]) // 8
+
     def extend_payload(self, payload: dict) -> None:
         """Append the rows of a payload made by ``to_payload`` in another process, recoding its keys and errors."""
         key_map = np.array([self.keys.code(tuple(k)) for k in payload["keys"]] or [0], dtype=np.uint16)
@@ -311,8 +322,9 @@ def normalize(frame: pd.DataFrame) -> pd.DataFrame:
     frame["status"] = frame["status"].astype("int32")
     frame["bytes"] = frame["bytes"].astype("int64")
     frame["ok"] = frame["ok"].astype(bool)
-    for name in ("tier", "plan", "endpoint", "worker", "error", "cache"):
-        frame[name] = frame[name].astype(object).where(frame[name].notna(), None)
+    for name in STRING_COLUMNS:  # categorical: a byte or two per row instead of an object pointer
+        if not isinstance(frame[name].dtype, pd.CategoricalDtype):
+            frame[name] = frame[name].astype(object).where(frame[name].notna(), None).astype("category")
     return frame
 
 
@@ -326,7 +338,9 @@ class SampleStore:
     def __init__(self, path: Path):
         self.path = path
         self.part = path.with_name(path.name + ".part")
-        self.writer: pq.ParquetWriter | None = pq.ParquetWriter(self.part, SCHEMA, compression=COMPRESSION)
+        self.writer: pq.ParquetWriter | None = pq.ParquetWriter(
+            self.part, SCHEMA, compression=COMPRESSION, use_dictionary=STRING_COLUMNS
+        )
         self.rows = 0
         self.row_groups = 0
         self.dropped: dict[str, dict[int, int]] = {}
@@ -367,6 +381,25 @@ def write_parquet(frame: pd.DataFrame, path: Path) -> None:
     tmp.replace(path)
 
 
+class SamplesFileError(ValueError):
+    """A ``samples.parquet`` that cannot be read as sample records; the message names the file and why."""
+
+
 def read_parquet(path: Path) -> pd.DataFrame:
-    """Read ``samples.parquet`` back into the documented dtypes."""
-    return normalize(pq.read_table(path).to_pandas(self_destruct=True, split_blocks=True))
+    """Read ``samples.parquet`` back into the documented dtypes; SamplesFileError if it is missing or not one."""
+    try:
+        table = pq.read_table(path, read_dictionary=STRING_COLUMNS)
+    except FileNotFoundError:
+        raise SamplesFileError(f"{path}: no such file") from None
+    except (pa.ArrowException, OSError) as exc:
+        raise SamplesFileError(f"{path}: not a readable Parquet file ({str(exc).splitlines()[0]})") from None
+    missing = [name for name in COLUMNS if name not in table.column_names]
+    if missing:
+        raise SamplesFileError(f"{path}: not a samples file: missing columns {', '.join(missing)}")
+    table = table.select(list(COLUMNS))
+    if not table.schema.equals(READ_SCHEMA):
+        try:
+            table = table.cast(READ_SCHEMA)
+        except pa.ArrowException as exc:
+            raise SamplesFileError(f"{path}: columns of the wrong type ({str(exc).splitlines()[0]})") from None
+    return normalize(table.to_pandas(self_destruct=True, split_blocks=True))

@@ -175,9 +175,17 @@ class Verdict:
         return [(tier, check) for tier, result in self.tiers.items() for check in result.checks]
 
 
-def in_window(frame: pd.DataFrame, window: Window) -> pd.DataFrame:
-    """Samples that started inside the SLA window."""
-    return frame[(frame["ts"] >= window.start_ts) & (frame["ts"] <= window.end_ts)]
+def window_mask(frame: pd.DataFrame, window: Window) -> np.ndarray:
+    """Per row: did the sample start inside the SLA window."""
+    ts = frame["ts"].to_numpy()
+    return (ts >= window.start_ts) & (ts <= window.end_ts)
+
+
+def _tier_columns(basis: str) -> list[str]:
+    """The columns one tier's figures are computed from (a copy of these alone is taken per tier)."""
+    return list(
+        dict.fromkeys(["ts", "intended_ts", "status", "ok", "latency_ms", basis_column(basis), "db_ms", "cache"])
+    )
 
 
 def _ratio(numerator: int, denominator: int) -> float | None:
@@ -265,12 +273,12 @@ def _finite(value: float | None) -> float | None:
 
 def _endpoint_results(rows: pd.DataFrame, basis: str) -> list[EndpointResult]:
     results = []
-    for (tier, name), group in rows.groupby(["tier", "endpoint"], sort=True):
+    for (tier, name), group in rows.groupby(["tier", "endpoint"], sort=False, observed=True):
         latency = group[basis_column(basis)].to_numpy()
         n, succeeded = len(group), int(group["ok"].to_numpy().sum())
         intervals = {**_latency_intervals(latency), "success_rate": wilson_interval(succeeded, n)}
-        results.append(EndpointResult(tier, name, n, n - succeeded, latency_stats(latency), intervals))
-    return results
+        results.append(EndpointResult(str(tier), str(name), n, n - succeeded, latency_stats(latency), intervals))
+    return sorted(results, key=lambda result: (result.tier, result.name))
 
 
 def _endpoint_checks(endpoints: list[EndpointResult], sla: Sla) -> dict[str, list[Check]]:
@@ -292,13 +300,13 @@ def _endpoint_checks(endpoints: list[EndpointResult], sla: Sla) -> dict[str, lis
     return checks
 
 
-def _errors(rows: pd.DataFrame) -> list[dict]:
-    failed = rows[~rows["ok"]]
+def _errors(failed: pd.DataFrame) -> list[dict]:
+    """Failed requests counted by tier, endpoint, status and error text, most frequent first."""
     if failed.empty:
         return []
     grouped = (
-        failed.assign(error=failed["error"].fillna(""))
-        .groupby(["tier", "endpoint", "status", "error"], sort=False)
+        failed.assign(error=failed["error"].astype(object).fillna(""))
+        .groupby(["tier", "endpoint", "status", "error"], sort=False, observed=True)
         .size()
         .sort_values(ascending=False)
     )
@@ -326,15 +334,23 @@ def evaluate(
     Inconclusive checks (an interval straddling its limit) fail the gate only when ``strict``. ``dropped``:
     per tier, ``[epoch second, count]`` pairs of arrivals an open-model run could not send.
     """
-    rows = in_window(frame, window)
+    in_sla_window = window_mask(frame, window)
+    tier_column = frame["tier"]
     dropped = dropped or {}
     results = {
         tier: _tier_result(
-            tier, rows[rows["tier"] == tier], load, sla, window, basis, dropped_in(window, dropped.get(tier, ()))
+            tier,
+            frame.loc[in_sla_window & tier_column.eq(tier).to_numpy(dtype=bool, na_value=False), _tier_columns(basis)],
+            load,
+            sla,
+            window,
+            basis,
+            dropped_in(window, dropped.get(tier, ())),
         )
         for tier, load in tiers.items()
     }
-    endpoints = _endpoint_results(rows, basis)
+    endpoints = _endpoint_results(frame.loc[in_sla_window, ["tier", "endpoint", "ok", basis_column(basis)]], basis)
+    statuses = frame["status"].to_numpy()[in_sla_window]
     for tier, checks in _endpoint_checks(endpoints, sla).items():
         if tier in results:
             results[tier].checks.extend(checks)
@@ -343,9 +359,9 @@ def evaluate(
         for check in result.checks:
             by_status.setdefault(check.status, []).append(_label(tier, check))
     silent = [tier for tier, r in results.items() if r.responses == 0]
-    if rows.empty or (rows["status"] == 0).all():
+    if not len(statuses) or (statuses == 0).all():
         status, code = "no_data", EXIT_NO_DATA
-        reason = "no samples in the SLA window" if rows.empty else "the target never answered"
+        reason = "the target never answered" if len(statuses) else "no samples in the SLA window"
     elif "failed" in by_status:
         status, code, reason = "fail", EXIT_BREACH, "breached: " + ", ".join(by_status["failed"])
     elif silent:
@@ -359,4 +375,6 @@ def evaluate(
     drops = [f"{tier} {r.dropped} of {r.offered}" for tier, r in results.items() if r.dropped]
     if drops:
         reason += f"; arrivals dropped at max_in_flight (counted as failed requests): {', '.join(drops)}"
-    return Verdict(status, code, reason, results, endpoints, _errors(rows), window)
+    failed = in_sla_window & ~frame["ok"].to_numpy(dtype=bool)
+    errors = _errors(frame.loc[failed, ["tier", "endpoint", "status", "error"]])
+    return Verdict(status, code, reason, results, endpoints, errors, window)

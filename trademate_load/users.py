@@ -6,7 +6,8 @@ each response before the next. Its first request is placed at a random phase wit
 spawned together do not fire in lock-step bursts (Locust's ``constant_throughput`` does, inflating p99
 about 16x here). The schedule never slips: when a response is late the next request goes out at once but
 keeps its planned ``intended_ts``, which each request carries in its context with its tier and plan, so
-latency can be corrected for coordinated omission.
+latency can be corrected for coordinated omission. Every request is bounded by its tier's client timeout
+(the profile's ``timeout``; premium 1 s, shared 2 s by default): a slower answer is a failed request.
 
 Open model (``model: open``): each user is an arrival generator on the same schedule (same phase, same
 period) that does not wait for responses: each arrival is sent on its own greenlet at its scheduled time,
@@ -76,8 +77,12 @@ class TierUser(FastHttpUser):
 
     abstract = True
     tier: ClassVar[str]
-    network_timeout = 10.0
-    connection_timeout = 5.0
+
+    def __init__(self, environment) -> None:
+        # FastHttpUser reads its timeouts as it builds the client: the tier's, so a slower answer fails the request.
+        timeout = environment.trademate.profile_for_users().tiers[self.tier].timeout_s
+        self.network_timeout = self.connection_timeout = timeout
+        super().__init__(environment)
 
     def on_start(self) -> None:
         suite = self.environment.trademate

@@ -9,25 +9,18 @@ import subprocess
 import sys
 import time
 import xml.etree.ElementTree as ET
-from pathlib import Path
 
 import pandas as pd
 import pytest
 import requests
 
-from tests.conftest import ROOT, run_locust, run_suite, target
+from tests.conftest import ROOT, only_run_dir, run_locust, run_suite, target
 from trademate_load.launcher import locust_command
 from trademate_load.report.console import verdict_line
 from trademate_load.samples import COLUMNS
 
 pytestmark = pytest.mark.integration
 SMOKE = ["--profile", "smoke", "--run-time", "8s"]
-
-
-def only_run_dir(report_dir: Path) -> Path:
-    runs = [p for p in report_dir.iterdir() if p.is_dir() and not p.is_symlink()]
-    assert len(runs) == 1, runs
-    return runs[0]
 
 
 @pytest.fixture(scope="module")
@@ -85,17 +78,6 @@ def test_every_request_locust_counted_is_a_sample(smoke_run):
     locust_total = sum(entry["num_requests"] for entry in json.loads(stats.with_suffix(".json").read_text()))
     samples = pd.read_parquet(only_run_dir(report_dir) / "samples.parquet")
     assert len(samples) == locust_total > 0
-
-
-def test_workers_ship_every_sample_to_the_master(api, tmp_path):
-    stats = tmp_path / "locust-stats"
-    proc = run_locust(*SMOKE, "--processes", "2", *target(api, tmp_path / "reports"), "--json-file", str(stats))
-    run_dir = only_run_dir(tmp_path / "reports")
-    assert proc.returncode == json.loads((run_dir / "run.json").read_text())["exit_code"] in (0, 1), proc.stderr
-    samples = pd.read_parquet(run_dir / "samples.parquet")
-    locust_total = sum(entry["num_requests"] for entry in json.loads(stats.with_suffix(".json").read_text()))
-    assert len(samples) == locust_total > 0
-    assert samples["worker"].nunique() == 2
 
 
 def test_junit_has_one_testcase_per_check(smoke_run):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from trademate_load.sla import EXIT_MEANINGS
+from trademate_load.workers import LOST_STATES, describe_lost
 
 _ROWS = (  # (label, how to read the figure from a tier's summary, check name or None, unit)
     ("requests", lambda t: t["requests"], None, ""),
@@ -43,6 +44,8 @@ def verdict_line(exit_code: int, verdict: str | None = None) -> str:
     """``SLA breached (exit 1)``: the exit code and what it means (an inconclusive verdict says so)."""
     if verdict == "inconclusive":
         return f"SLA inconclusive: too few samples to decide (exit {exit_code})"
+    if verdict == "incomplete":
+        return f"Run incomplete: a load worker was lost (exit {exit_code})"
     meaning = EXIT_MEANINGS.get(exit_code, "unexpected failure")
     return f"{meaning[0].upper()}{meaning[1:]} (exit {exit_code})"
 
@@ -74,12 +77,29 @@ def render_console(summary: dict[str, Any]) -> str:
         lines += ["", render_scalability(summary["scalability"])]
     if summary.get("baseline"):
         lines += ["", render_baseline(summary["baseline"])]
+    if summary.get("aborted"):
+        aborted = summary["aborted"]
+        lines += ["", f"Aborted: {aborted['tier']} {aborted['check']} at {aborted['at_s']:.1f} s: {aborted['reason']}"]
+    lines += render_workers(summary.get("workers") or [])
     lines += [
         "",
         f"Verdict: {summary['verdict'].upper()}: {summary.get('reason', '')}",
         verdict_line(summary["exit_code"], summary["verdict"]),
     ]
     return "\n".join(lines)
+
+
+def render_workers(workers: list[dict[str, Any]]) -> list[str]:
+    """A distributed run's workers, one line each; a lost one flagged as a warning."""
+    if not workers:
+        return []
+    lines = ["", f"Workers ({len(workers)}):"]
+    for worker in workers:
+        if worker["state"] in LOST_STATES:
+            lines.append(f"  WARNING: lost {describe_lost(worker)}")
+        else:
+            lines.append(f"  {worker['id']} (pid {worker['pid']}): {worker['state']}, {worker['samples']} samples")
+    return lines
 
 
 def render_scalability(section: dict[str, Any]) -> str:

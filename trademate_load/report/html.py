@@ -20,9 +20,15 @@ import pandas as pd
 
 from trademate_load.report import charts
 from trademate_load.sla import EXIT_MEANINGS
+from trademate_load.workers import LOST_STATES, describe_lost
 
 TEMPLATE = "report.html.j2"
-VERDICTS = {"pass": ("PASS", "pass"), "fail": ("FAIL", "fail"), "inconclusive": ("INCONCLUSIVE", "inconclusive")}
+VERDICTS = {
+    "pass": ("PASS", "pass"),
+    "fail": ("FAIL", "fail"),
+    "inconclusive": ("INCONCLUSIVE", "inconclusive"),
+    "incomplete": ("INCOMPLETE", "nodata"),
+}
 NO_DATA = ("NO DATA", "nodata")
 STATUSES = {True: "passed", False: "failed", None: "not_measured"}
 PERCENTILES = ("mean", "p50", "p95", "p99", "max")
@@ -85,7 +91,13 @@ def banner(summary: Mapping, run: Mapping) -> dict:
         "exit_meaning": meaning,
         "reason": str(summary.get("reason") or ""),
         "interrupted": bool(run.get("interrupted")),
+        "aborted": _aborted_badge(summary.get("aborted")),
     }
+
+
+def _aborted_badge(aborted: Mapping | None) -> str:
+    """``aborted at 12.0 s: premium p95_ms`` for a run abort_on_fail stopped; empty otherwise."""
+    return f"aborted at {aborted['at_s']:.1f} s: {aborted['tier']} {aborted['check']}" if aborted else ""
 
 
 def metadata(summary: Mapping, run: Mapping) -> list[tuple[str, str]]:
@@ -105,8 +117,22 @@ def metadata(summary: Mapping, run: Mapping) -> list[tuple[str, str]]:
         ("spawn rate", _plain(settings.get("spawn_rate"), "users/s")),
         *((f"tier {name}", _tier_load(tier)) for name, tier in (settings.get("tiers") or {}).items()),
         ("versions", ", ".join(f"{name} {version}" for name, version in versions.items())),
+        *worker_rows(run.get("workers") or []),
     ]
     return [(label, str(value)) for label, value in pairs if value not in (None, "")]
+
+
+def worker_rows(workers: list) -> list[tuple[str, str]]:
+    """A distributed run's workers as metadata rows; a lost one says so, when, and what was kept."""
+    return [
+        (
+            f"worker {w['id']}",
+            f"LOST: {describe_lost(w)}"
+            if w["state"] in LOST_STATES
+            else f"pid {w['pid']}, {w['state']}, {w['samples']} samples",
+        )
+        for w in workers
+    ]
 
 
 def tier_view(name: str, tier: Mapping, run: Mapping, pngs: Mapping[str, bytes]) -> dict:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from typing import Any
 
+from trademate_load.workers import describe_lost, lost_workers
+
 
 def _fmt(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.6g}"
@@ -48,6 +50,16 @@ def render_junit(summary: dict[str, Any]) -> str:
     if summary.get("baseline"):
         tests, failures = _baseline_suite(root, summary["baseline"])
         total, failed = total + tests, failed + failures
+    if summary.get("aborted"):
+        _abort_suite(root, summary["aborted"])
+        total, failed = total + 1, failed + 1
+    lost = lost_workers(summary.get("workers") or [])
+    if lost:
+        suite = ET.SubElement(root, "testsuite", name="workers", tests="1", failures="0", errors="1", skipped="0")
+        case = ET.SubElement(suite, "testcase", classname="trademate.workers", name="every worker to the end", time="0")
+        text = "; ".join(f"lost {describe_lost(w)}" for w in lost)
+        ET.SubElement(case, "error", message=text, type="WorkerLost").text = text
+        total += 1
     if summary["verdict"] == "no_data":
         suite = ET.SubElement(root, "testsuite", name="sla.run", tests="1", failures="0", errors="1", skipped="0")
         case = ET.SubElement(suite, "testcase", classname="trademate.sla.run", name="measured", time="0")
@@ -58,6 +70,16 @@ def render_junit(summary: dict[str, Any]) -> str:
     root.set("skipped", str(skipped))
     ET.indent(root)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+
+
+def _abort_suite(root: ET.Element, aborted: dict[str, Any]) -> None:
+    """The run was stopped early by abort_on_fail: one failed testcase naming the tier, the check and when."""
+    suite = ET.SubElement(root, "testsuite", name="abort_on_fail", tests="1", failures="1", errors="0", skipped="0")
+    case = ET.SubElement(
+        suite, "testcase", classname=f"trademate.abort.{aborted['tier']}", name=aborted["check"], time="0"
+    )
+    text = f"stopped at {aborted['at_s']:.1f} s: {aborted['reason']}"
+    ET.SubElement(case, "failure", message=text, type="Aborted").text = text
 
 
 def _baseline_suite(root: ET.Element, comparison: dict[str, Any]) -> tuple[int, int]:

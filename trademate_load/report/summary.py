@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from trademate_load.sla import Check, TierResult, Verdict
+from trademate_load.sla import EXIT_BREACH, EXIT_PASS, Check, TierResult, Verdict
 
 SCHEMA = "trademate-load/summary/1"
 
@@ -59,6 +59,30 @@ def _tier(result: TierResult) -> dict[str, Any]:
 
 def build_summary(verdict: Verdict, run: dict[str, Any]) -> dict[str, Any]:
     """summary.json content for a verdict and the run's metadata (run.json)."""
+    return apply_abort(_summary(verdict, run), run.get("aborted"))
+
+
+def abort_note(aborted: dict[str, Any]) -> str:
+    """``stopped at 12.0 s by abort_on_fail.p95_ms (premium): ...``"""
+    where = f"abort_on_fail.{aborted['check']} ({aborted['tier']})"
+    return f"stopped at {aborted['at_s']:.1f} s by {where}: {aborted['reason']}"
+
+
+def apply_abort(summary: dict[str, Any], aborted: dict[str, Any] | None) -> dict[str, Any]:
+    """``aborted``: which check stopped the run early (run.json's record) or None; an early stop is a breach
+    (exit 1) unless the run could not measure at all (exit 3 stays)."""
+    summary["aborted"] = aborted
+    if aborted:
+        note = abort_note(aborted)
+        if summary["exit_code"] in (EXIT_PASS, EXIT_BREACH):
+            reason = note if summary["exit_code"] == EXIT_PASS else f"{note}; {summary['reason']}"
+            summary.update(verdict="fail", exit_code=EXIT_BREACH, reason=reason)
+        else:
+            summary["reason"] = f"{summary['reason']}; {note}"
+    return summary
+
+
+def _summary(verdict: Verdict, run: dict[str, Any]) -> dict[str, Any]:
     return {
         "schema": SCHEMA,
         "run_id": run["run_id"],
@@ -70,6 +94,7 @@ def build_summary(verdict: Verdict, run: dict[str, Any]) -> dict[str, Any]:
         "exit_code": verdict.exit_code,
         "reason": verdict.reason,
         "strict": bool(run.get("settings", {}).get("strict", False)),
+        "interrupted": bool(run.get("interrupted")),  # stopped before its planned run time (Ctrl-C, SIGTERM, UI)
         "window": {
             "start_ts": verdict.window.start_ts,
             "end_ts": verdict.window.end_ts,

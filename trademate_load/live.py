@@ -1,0 +1,606 @@
+"""The live branch: SLA figures per tier, every second, over a rolling window and over the run so far.
+
+On the master (or the one local process) :class:`LiveBoard` reads the rows the collector's buffer gained
+since its last look. :class:`BufferTail` follows the buffer across the spiller's swaps and never drains it,
+so neither the request path nor the Parquet spill does any extra work; on a master the buffer already holds
+the workers' shipped samples. For each tier a run keeps the rolling window's samples (the profile's
+``live_window``, default 30 s) and, for the run so far (the SLA window: after warm-up), counts and every
+latency to the microsecond as distinct values with their counts, so its memory follows the spread of the
+latencies, not the length of the run.
+
+Each second :meth:`LiveRun.update` turns them into a snapshot (plain values): per tier and scope
+(``window``, ``run``) requests, req/s against the tier's target, mean, p95 and p99 (exact nearest-rank, through
+:mod:`trademate_load.sla`'s functions, on the latency basis in force), success rate, compliance (the share
+that succeeded within the p95 target) and the error budget, each check with a pass flag decided on its point
+value (the verdict at the end also weighs confidence intervals). req/s passes at ``RPS_TOLERANCE`` of the
+target or more; the error budget passes while some of it is left. The window ends ``settle_s`` before now:
+requests still in flight, and workers' samples still on their way, would otherwise look like missing traffic.
+It covers the warm-up while that lasts, and never reaches back into it afterwards.
+Open-model arrivals dropped at the in-flight bound are not counted here (the verdict counts them).
+
+The snapshot feeds the web UI's SLA tab (:func:`tab_rows`), the Prometheus collector
+(:mod:`trademate_load.metrics`) and :class:`AbortWatch` (the profile's ``abort_on_fail``). :class:`LiveFeed`
+is the greenlet that polls and updates; the plugin starts it and decides how to stop a run. Nothing here
+imports locust.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import gevent
+import numpy as np
+from gevent.event import Event
+
+from trademate_load.profile import ABORT_CHECKS, Sla, TierLoad, TierSla
+from trademate_load.samples import OK_FLAG, SampleBuffer, corrected_latency
+from trademate_load.sla import PERCENTILE_METHOD, Check, error_budget, latency_stats
+
+RPS_TOLERANCE = 0.95  # req/s passes at 95% of the tier's target or more
+POLL_S = 0.25  # how often the buffer's new rows are read (slices of its columns)
+UPDATE_S = 1.0  # how often the figures are recomputed
+SETTLE_S = 1.0  # the window ends this long before now (requests in flight)
+# abort_on_fail check -> (scope it watches, name of the live check)
+ABORT_SCOPES = {
+    "error_budget": ("run", "error_budget"),
+    "p95_ms": ("window", "p95_ms"),
+    "p99_ms": ("window", "p99_ms"),
+    "mean_ms": ("window", "mean_ms"),
+    "success_rate": ("window", "success_rate"),
+    "compliance": ("window", "sla_compliance"),
+}
+assert set(ABORT_SCOPES) == set(ABORT_CHECKS)
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Batch:
+    """Rows read from a buffer: start times, latency on both bases, success, and key codes into ``keys``."""
+
+    ts: np.ndarray
+    latency_ms: np.ndarray
+    latency_co_ms: np.ndarray
+    ok: np.ndarray
+    key: np.ndarray
+    keys: list[tuple[str, str, str, str]]  # the collector's (tier, plan, endpoint, worker) table, append-only
+
+    def __len__(self) -> int:
+        return len(self.ts)
+
+    def latency(self, basis: str) -> np.ndarray:
+        return self.latency_co_ms if basis == "corrected" else self.latency_ms
+
+
+_TAIL = (
+    ("ts", np.float64),
+    ("late_s", np.float32),
+    ("latency_ms", np.float64),
+    ("flags", np.uint8),
+    ("key", np.uint16),
+)
+
+
+class BufferTail:
+    """Reads the rows appended to a collector's buffer since the last read, across its swaps, without draining it.
+
+    A swap moves the column arrays into the swapped-out buffer, complete; the reader keeps them until it has
+    read their last rows. It must read at least once between two swaps (it polls every ``POLL_S``; the spiller
+    swaps at most every half second, and the plugin reads before the final drain).
+    """
+
+    def __init__(self, buffer: SampleBuffer):
+        self.buffer = buffer
+        self.skip()
+
+    def _current(self) -> tuple:
+        return tuple(getattr(self.buffer, name) for name, _ in _TAIL)
+
+    def skip(self) -> None:
+        """Forget everything appended so far: the next read starts here."""
+        self._columns = self._current()
+        self._seen = len(self._columns[0])
+
+    def read(self) -> Batch:
+        current = self._current()
+        parts = []
+        if current[0] is not self._columns[0]:
+            parts.append(_slice(self._columns, self._seen))
+            self._columns, self._seen = current, 0
+        part = _slice(current, self._seen)
+        self._seen += len(part[0])
+        parts.append(part)
+        ts, late, latency, flags, key = (np.concatenate(column) for column in zip(*parts, strict=True))
+        late = late.astype(np.float64)
+        return Batch(
+            ts=ts,
+            latency_ms=latency,
+            latency_co_ms=corrected_latency(ts, ts - late, latency),
+            ok=(flags & OK_FLAG).astype(bool),
+            key=key,
+            keys=self.buffer.keys.keys,
+        )
+
+
+def _slice(columns: tuple, start: int) -> list[np.ndarray]:
+    """Copies of rows ``start:`` of array columns (slicing an ``array`` copies it, so no buffer stays exported)."""
+    end = min(len(column) for column in columns)
+    return [np.frombuffer(column[start:end], dtype=dtype) for column, (_, dtype) in zip(columns, _TAIL, strict=True)]
+
+
+class RollingWindow:
+    """One tier's recent samples (start time, latency, success), in chunks as they were read."""
+
+    def __init__(self, span_s: float):
+        self.span_s = span_s
+        self.chunks: deque[tuple[np.ndarray, np.ndarray, np.ndarray, float]] = deque()
+
+    def add(self, ts: np.ndarray, latency: np.ndarray, ok: np.ndarray) -> None:
+        if len(ts):
+            self.chunks.append((ts, latency, ok, float(ts.max())))
+
+    def rows(self, start: float, end: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Samples that started in [start, end]; chunks wholly older than ``start`` are let go."""
+        while self.chunks and self.chunks[0][3] < start:
+            self.chunks.popleft()
+        if not self.chunks:
+            return np.empty(0), np.empty(0), np.empty(0, dtype=bool)
+        ts, latency, ok = (np.concatenate(column) for column in list(zip(*self.chunks, strict=True))[:3])
+        keep = (ts >= start) & (ts <= end)
+        return ts[keep], latency[keep], ok[keep]
+
+
+class RunTally:
+    """One tier's run so far: counts, the latency sum and maximum, and every latency to the microsecond."""
+
+    def __init__(self) -> None:
+        self.requests = self.succeeded = self.within = 0
+        self.latency_sum = 0.0
+        self.latency_max = -math.inf
+        self.last_ts = -math.inf  # the latest start time counted
+        self.values_us = np.empty(0, dtype=np.int64)  # distinct latencies in whole microseconds, sorted
+        self.counts = np.empty(0, dtype=np.int64)
+
+    def add(self, ts: np.ndarray, latency: np.ndarray, ok: np.ndarray, within: np.ndarray) -> None:
+        if not len(latency):
+            return
+        self.last_ts = max(self.last_ts, float(ts.max()))
+        self.requests += len(latency)
+        self.succeeded += int(ok.sum())
+        self.within += int(within.sum())
+        self.latency_sum += float(latency.sum())
+        self.latency_max = max(self.latency_max, float(latency.max()))
+        values, counts = np.unique(np.rint(latency * 1000.0).astype(np.int64), return_counts=True)
+        at = np.searchsorted(self.values_us, values)
+        known = at < len(self.values_us)
+        known[known] = self.values_us[at[known]] == values[known]
+        np.add.at(self.counts, at[known], counts[known])
+        self.values_us = np.insert(self.values_us, at[~known], values[~known])
+        self.counts = np.insert(self.counts, at[~known], counts[~known])
+
+    def latency_ms(self) -> dict[str, float | None]:
+        """mean, p50, p95, p99 and max as :func:`trademate_load.sla.latency_stats` gives them (to the microsecond)."""
+        if not self.requests:
+            return latency_stats(np.empty(0))
+        p50, p95, p99 = np.percentile(self.values_us, [50, 95, 99], method=PERCENTILE_METHOD, weights=self.counts)
+        return {
+            "mean": self.latency_sum / self.requests,
+            "p50": float(p50) / 1000.0,
+            "p95": float(p95) / 1000.0,
+            "p99": float(p99) / 1000.0,
+            "max": self.latency_max,
+        }
+
+
+def _finite(value: float | None) -> float | None:
+    return None if value is None or not math.isfinite(value) else value
+
+
+def scope_figures(
+    requests: int,
+    succeeded: int,
+    within: int,
+    latency_ms: dict[str, float | None],
+    duration_s: float,
+    load: TierLoad,
+    limits: TierSla,
+) -> dict[str, Any]:
+    """The figures of one tier over one scope, and their checks (point values against the SLA's limits)."""
+    measured = duration_s > 0
+    budget = error_budget(requests, requests - succeeded, limits.success_rate) if requests else None
+    figures = {
+        "requests": requests,
+        "failures": requests - succeeded,
+        "duration_s": max(duration_s, 0.0),
+        "rps": requests / duration_s if measured else None,
+        "latency_ms": latency_ms,
+        "success_rate": succeeded / requests if requests else None,
+        "sla_compliance": within / requests if requests else None,
+        "error_budget": budget,
+        "error_budget_left_ratio": None if budget is None else max(0.0, 1.0 - budget["burned"]),
+    }
+    wanted = (
+        ("rps", ">=", load.rps * RPS_TOLERANCE, figures["rps"]),
+        ("p95_ms", "<", limits.p95_ms, latency_ms["p95"]),
+        ("p99_ms", "<", limits.p99_ms, latency_ms["p99"]),
+        ("mean_ms", "<", limits.mean_ms, latency_ms["mean"]),
+        ("success_rate", ">=", limits.success_rate, figures["success_rate"]),
+        ("sla_compliance", ">=", limits.compliance, figures["sla_compliance"]),
+        ("error_budget", "<", 1.0 if budget is not None else None, None if budget is None else budget["burned"]),
+    )
+    checks = [Check(name, op, limit, actual) for name, op, limit, actual in wanted if limit is not None]
+    figures["checks"] = [
+        {"name": c.name, "op": c.op, "limit": c.limit, "actual": _finite(c.actual), "passed": c.passed} for c in checks
+    ]
+    if budget is not None:
+        figures["error_budget"] = {k: _finite(v) for k, v in budget.items()}
+    return figures
+
+
+class AbortWatch:
+    """``abort_on_fail``: the first check of a tier that has kept failing for its grace period stops the run."""
+
+    def __init__(self, rules: dict[str, float]):
+        self.rules = rules
+        self.failing_since: dict[tuple[str, str], float] = {}
+
+    def check(self, snapshot: dict[str, Any], elapsed_s: float) -> dict[str, Any] | None:
+        """The abort record (tier, check, at_s, reason, ...) once a rule is met; None while none is."""
+        for check, grace_s in self.rules.items():
+            scope, name = ABORT_SCOPES[check]
+            for tier, figures in snapshot["tiers"].items():
+                found = next((c for c in figures[scope]["checks"] if c["name"] == name), None)
+                if found is None or found["passed"] is not False:
+                    self.failing_since.pop((tier, check), None)
+                    continue
+                since = self.failing_since.setdefault((tier, check), elapsed_s)
+                if elapsed_s - since >= grace_s:
+                    reason = _abort_reason(tier, check, figures[scope], found, snapshot["window_s"], elapsed_s - since)
+                    return {
+                        "tier": tier,
+                        "check": check,
+                        "at_s": round(elapsed_s, 1),
+                        "reason": reason,
+                        "scope": scope,
+                        "actual": found["actual"],
+                        "op": found["op"],
+                        "limit": found["limit"],
+                        "grace_s": grace_s,
+                    }
+        return None
+
+
+def _abort_reason(
+    tier: str, check: str, figures: dict[str, Any], found: dict[str, Any], window_s: float, failing_s: float
+) -> str:
+    if check == "error_budget":
+        budget = figures["error_budget"]
+        return (
+            f"{tier} error budget exhausted: {figures['failures']} of {figures['requests']} requests failed since "
+            f"warm-up, {budget['allowed']:.2f} allowed by its success target"
+        )
+    lasted = f" for {failing_s:.0f} s" if failing_s >= 1 else ""
+    return (
+        f"{tier} {_LABELS[found['name']]} over the last {window_s:g} s was {_fmt(found['actual'], found['name'])}, "
+        f"target {found['op']} {_fmt(found['limit'], found['name'])}{lasted}"
+    )
+
+
+class LiveRun:
+    """The live figures of one run: its tiers' rolling windows and run-so-far tallies, and its abort watch."""
+
+    def __init__(
+        self,
+        *,
+        run_id: str,
+        profile: str,
+        tiers: dict[str, TierLoad],
+        sla: Sla,
+        basis: str,
+        started_ts: float,
+        warmup_s: float,
+        window_s: float,
+        settle_s: float = SETTLE_S,
+        abort_on_fail: dict[str, float] | None = None,
+    ):
+        self.run_id, self.profile, self.basis = run_id, profile, basis
+        self.tiers, self.limits = tiers, {tier: sla.tiers[tier] for tier in tiers}
+        self.started_ts, self.warmup_s, self.window_s, self.settle_s = started_ts, warmup_s, window_s, settle_s
+        self.end_ts: float | None = None
+        self.windows = {tier: RollingWindow(window_s) for tier in tiers}
+        self.tallies = {tier: RunTally() for tier in tiers}
+        self.watch = AbortWatch(abort_on_fail or {})
+        self.aborted: dict[str, Any] | None = None
+        self._tier_names = list(tiers)
+        self._key_tiers = np.empty(0, dtype=np.int16)  # key code -> index in _tier_names (-1: another tier)
+
+    @property
+    def sla_start_ts(self) -> float:
+        return self.started_ts + self.warmup_s
+
+    def _tier_of_keys(self, keys: list[tuple[str, str, str, str]]) -> np.ndarray:
+        if len(self._key_tiers) < len(keys):
+            index = {tier: i for i, tier in enumerate(self._tier_names)}
+            new = [index.get(key[0], -1) for key in keys[len(self._key_tiers) :]]
+            self._key_tiers = np.concatenate([self._key_tiers, np.array(new, dtype=np.int16)])
+        return self._key_tiers
+
+    def add(self, batch: Batch) -> None:
+        """Take a batch of new samples into each tier's window and, once past warm-up, its run-so-far tally."""
+        if not len(batch):
+            return
+        tier_index = self._tier_of_keys(batch.keys)[batch.key]
+        latency = batch.latency(self.basis)
+        counted = batch.ts >= self.sla_start_ts
+        if self.end_ts is not None:
+            counted &= batch.ts <= self.end_ts
+        for i, tier in enumerate(self._tier_names):
+            mine = tier_index == i
+            if not mine.any():
+                continue
+            ts, lat, ok = batch.ts[mine], latency[mine], batch.ok[mine]
+            self.windows[tier].add(ts, lat, ok)
+            keep = counted[mine]
+            self.tallies[tier].add(ts[keep], lat[keep], ok[keep], self._within(tier, lat[keep], ok[keep]))
+
+    def _within(self, tier: str, latency: np.ndarray, ok: np.ndarray) -> np.ndarray:
+        """Succeeded within the tier's p95 target (every success when it has none), as sla.evaluate counts it."""
+        p95 = self.limits[tier].p95_ms
+        return ok if p95 is None else ok & (latency < p95)
+
+    def update(self, now: float) -> dict[str, Any]:
+        """The snapshot at ``now`` (at the run's end once :meth:`finish` set it)."""
+        end = self.end_ts if self.end_ts is not None else now - self.settle_s
+        tiers = {}
+        floor = self.sla_start_ts if end >= self.sla_start_ts else self.started_ts  # never warm-up and after
+        for tier, load in self.tiers.items():
+            start = max(end - self.window_s, floor)
+            _, latency, ok = self.windows[tier].rows(start, end)
+            within = self._within(tier, latency, ok)
+            window = scope_figures(
+                len(latency),
+                int(ok.sum()),
+                int(within.sum()),
+                latency_stats(latency),
+                end - start,
+                load,
+                self.limits[tier],
+            )
+            tally = self.tallies[tier]
+            run = scope_figures(
+                tally.requests,
+                tally.succeeded,
+                tally.within,
+                tally.latency_ms(),
+                max(end, tally.last_ts) - self.sla_start_ts,  # it counts every sample read, the newest too
+                load,
+                self.limits[tier],
+            )
+            limits = {name: getattr(self.limits[tier], name) for name in ("p95_ms", "p99_ms", "mean_ms")}
+            limits |= {"success_rate": self.limits[tier].success_rate, "compliance": self.limits[tier].compliance}
+            tiers[tier] = {"target_rps": load.rps, "limits": limits, "window": window, "run": run}
+        return {
+            "state": "stopped" if self.end_ts is not None else "running",
+            "run_id": self.run_id,
+            "profile": self.profile,
+            "latency_basis": self.basis,
+            "window_s": self.window_s,
+            "warmup_s": self.warmup_s,
+            "elapsed_s": max(end - self.started_ts, 0.0),
+            "measured_s": max(end - self.sla_start_ts, 0.0),
+            "updated_ts": now,
+            "tiers": tiers,
+            "aborted": self.aborted,
+        }
+
+    def check_abort(self, snapshot: dict[str, Any], now: float) -> dict[str, Any] | None:
+        """A new abort record when ``abort_on_fail`` is met (checks start once warm-up is over)."""
+        if self.aborted is not None or self.end_ts is not None or now - self.settle_s < self.sla_start_ts:
+            return None
+        self.aborted = self.watch.check(snapshot, now - self.started_ts)
+        if self.aborted is not None:
+            snapshot["aborted"] = self.aborted
+        return self.aborted
+
+
+IDLE = {"state": "idle", "tiers": {}, "aborted": None}
+
+
+class LiveBoard:
+    """The live view of one process: reads the collector's buffer, feeds the run in progress and the listeners.
+
+    ``listeners`` get every batch read (with the latency basis in force), whether a run is in progress or not:
+    the Prometheus histogram and counters, which span every run of the process.
+    """
+
+    def __init__(self, buffer: SampleBuffer):
+        self.tail = BufferTail(buffer)
+        self.run: LiveRun | None = None
+        self.snapshot: dict[str, Any] = dict(IDLE)
+        self.listeners: list[Callable[[Batch, str], None]] = []
+
+    @property
+    def basis(self) -> str:
+        return self.run.basis if self.run is not None else "corrected"
+
+    def start(self, run: LiveRun) -> None:
+        """A new run: what the buffer held before it is not part of it."""
+        self.tail.skip()
+        self.run = run
+        self.snapshot = run.update(time.time())
+
+    def poll(self) -> None:
+        batch = self.tail.read()
+        if len(batch):
+            for listener in self.listeners:
+                listener(batch, self.basis)
+            if self.run is not None:
+                self.run.add(batch)
+
+    def update(self, now: float) -> dict[str, Any] | None:
+        """Read, recompute the snapshot; the abort record when ``abort_on_fail`` was just met."""
+        self.poll()
+        if self.run is None or self.run.end_ts is not None:  # no run yet, or its figures are final
+            return None
+        snapshot = self.run.update(now)
+        aborted = self.run.check_abort(snapshot, now)
+        self.snapshot = snapshot
+        return aborted
+
+    def finish(self, ended_ts: float) -> dict[str, Any]:
+        """The run ended at ``ended_ts``: read its last rows (call before the buffer's final drain), freeze it."""
+        if self.run is None:
+            return self.snapshot
+        self.run.end_ts = ended_ts
+        self.poll()
+        self.snapshot = self.run.update(ended_ts)
+        return self.snapshot
+
+
+class LiveFeed:
+    """The greenlet that reads the buffer every ``POLL_S`` and updates the board every ``UPDATE_S``.
+
+    ``on_abort(record)`` runs in a greenlet of its own (it may stop the runner, which may end the run and stop
+    this feed).
+    """
+
+    def __init__(self, board: LiveBoard, on_abort: Callable[[dict[str, Any]], None]):
+        self.board, self.on_abort = board, on_abort
+        self._stop = Event()
+        self._greenlet: gevent.Greenlet | None = None
+
+    def start(self) -> LiveFeed:
+        self._greenlet = gevent.spawn(self._run)
+        return self
+
+    def _run(self) -> None:
+        next_update = 0.0
+        while not self._stop.wait(POLL_S):
+            try:
+                self.board.poll()
+                now = time.time()
+                if now >= next_update:
+                    next_update = now + UPDATE_S
+                    aborted = self.board.update(now)
+                    if aborted is not None:
+                        logger.error(
+                            "abort_on_fail: stopping the run at %.1f s: %s", aborted["at_s"], aborted["reason"]
+                        )
+                        gevent.spawn(self.on_abort, aborted)
+            except Exception:  # a bug here must not take the run down: log it, keep measuring
+                logger.exception("live SLA figures could not be updated")
+
+    def stop(self) -> None:
+        if self._greenlet is not None:
+            self._stop.set()
+            if self._greenlet is not gevent.getcurrent():
+                self._greenlet.join()
+            self._greenlet = None
+
+
+# --- the web UI's SLA tab -------------------------------------------------------------------------------------
+TAB_KEY = "trademate-sla"
+TAB_COLUMNS = (
+    ("tier", "Tier"),
+    ("figure", "Figure"),
+    ("target", "Target"),
+    ("window", "Rolling window"),
+    ("run", "Run so far (after warm-up)"),
+)
+PASS_MARK, FAIL_MARK = "\N{CHECK MARK}", "\N{BALLOT X}"  # the tab's script colours such cells green and red
+_LABELS = {
+    "rps": "req/s",
+    "p95_ms": "p95",
+    "p99_ms": "p99",
+    "mean_ms": "mean",
+    "success_rate": "success rate",
+    "sla_compliance": "compliance",
+    "error_budget": "error budget left",
+}
+
+
+def _fmt(value: float | None, name: str) -> str:
+    if value is None:
+        return "n/a"
+    if name.endswith("_ms"):
+        return f"{value:.3f} ms"
+    if name == "rps":
+        return f"{value:.1f}"
+    return f"{value * 100:.3f}%"
+
+
+def _cell(figures: dict[str, Any], check: dict[str, Any]) -> str:
+    name = check["name"]
+    if name == "error_budget":
+        left, budget = figures["error_budget_left_ratio"], figures["error_budget"]
+        text = "n/a" if left is None else f"{left * 100:.1f}% ({budget['failures']} of {budget['allowed']:.2f} used)"
+    else:
+        text = _fmt(check["actual"], name)
+    mark = {True: PASS_MARK, False: FAIL_MARK}.get(check["passed"], "")
+    return f"{mark} {text}".strip()
+
+
+def _target(tier: dict[str, Any], check: dict[str, Any]) -> str:
+    name = check["name"]
+    if name == "rps":
+        return f">= {check['limit']:.1f} ({RPS_TOLERANCE:.0%} of {tier['target_rps']:g})"
+    if name == "error_budget":
+        return "> 0% left"
+    return f"{check['op']} {_fmt(check['limit'], name)}"
+
+
+def tab_rows(snapshot: dict[str, Any]) -> list[dict[str, str]]:
+    """The SLA tab's rows: per tier one row per check, both scopes side by side, each cell marked green or red."""
+    if snapshot.get("state", "idle") == "idle":
+        return [{"tier": "", "figure": "waiting for a test to start", "target": "", "window": "", "run": ""}]
+    rows = [
+        {
+            "tier": snapshot["state"],
+            "figure": f"profile {snapshot['profile']}, latency {snapshot['latency_basis']}",
+            "target": "",
+            "window": f"last {snapshot['window_s']:g} s",
+            "run": f"{snapshot['measured_s']:.1f} s measured",
+        }
+    ]
+    aborted = snapshot.get("aborted")
+    if aborted:
+        rows.append(
+            {
+                "tier": aborted["tier"],
+                "figure": f"{FAIL_MARK} ABORTED by abort_on_fail.{aborted['check']}",
+                "target": f"at {aborted['at_s']:.1f} s",
+                "window": aborted["reason"],
+                "run": "",
+            }
+        )
+    for tier, figures in snapshot["tiers"].items():
+        window = {c["name"]: c for c in figures["window"]["checks"]}
+        run = {c["name"]: c for c in figures["run"]["checks"]}
+        rows.append(
+            {
+                "tier": tier,
+                "figure": "requests (failed)",
+                "target": "",
+                "window": f"{figures['window']['requests']} ({figures['window']['failures']})",
+                "run": f"{figures['run']['requests']} ({figures['run']['failures']})",
+            }
+        )
+        for name, label in _LABELS.items():
+            check = window.get(name) or run.get(name)
+            if check is None:
+                continue
+            rows.append(
+                {
+                    "tier": tier,
+                    "figure": label,
+                    "target": _target(figures, check),
+                    "window": _cell(figures["window"], window[name]) if name in window else "n/a",
+                    "run": _cell(figures["run"], run[name]) if name in run else "n/a",
+                }
+            )
+    return rows
