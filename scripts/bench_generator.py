@@ -55,17 +55,21 @@ WARMUP_S = 2.0
 
 
 def flat_out(host: str, variant: str, seconds: int, work: Path, users: int = FLAT_OUT_USERS) -> dict:
-    """One flat-out run of scripts/bench_locustfile.py: req/s, and the samples' service p99 for the suite."""
-    stats, out = work / f"stats-{variant}-{users}", work / f"samples-{variant}-{users}.parquet"
+    """One flat-out run of scripts/bench_locustfile.py after its warm-up: req/s, CPU seconds per request, and
+    for the suite the samples' service p99."""
+    stats, out = work / f"stats-{variant}-{users}.json", work / f"samples-{variant}-{users}.parquet"
     cmd = [
         *pin(generator_core()), sys.executable, "-m", "locust", "-f", str(SCRIPTS / "bench_locustfile.py"),
         "--headless", "--only-summary", "-u", str(users), "-r", str(users), "-t", f"{seconds}s", "--host", host,
-        "--json-file", str(stats), "--loglevel", "WARNING",
+        "--loglevel", "WARNING",
     ]  # fmt: skip
-    env = {"BENCH_VARIANT": variant, "BENCH_OUT": str(out), "PYTHONPATH": str(ROOT)}
-    subprocess.run(cmd, check=True, capture_output=True, env={**os.environ, **env}, cwd=ROOT)
-    (entry,) = json.loads(stats.with_suffix(".json").read_text())
-    result = {"rps": entry["num_requests"] / (entry["last_request_timestamp"] - entry["start_time"])}
+    env = {"BENCH_VARIANT": variant, "BENCH_OUT": str(out), "BENCH_STATS": str(stats), "BENCH_WARMUP_S": "2"}
+    subprocess.run(cmd, check=True, capture_output=True, env={**os.environ, "PYTHONPATH": str(ROOT), **env}, cwd=ROOT)
+    measured = json.loads(stats.read_text())
+    result = {
+        "rps": measured["requests"] / measured["wall_s"],
+        "cpu_us": measured["cpu_s"] / measured["requests"] * 1e6,
+    }
     if variant == "suite":
         frame = pd.read_parquet(out, columns=["ts", "latency_ms"])
         steady = frame[frame["ts"] >= frame["ts"].min() + WARMUP_S]
