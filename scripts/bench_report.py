@@ -4,7 +4,10 @@ For each size (default one million and ten million samples: a mixed run at 1500 
 minutes and about 2 hours) it writes ``samples.parquet`` and ``run.json`` of a realistic two-tier run
 into a temporary run directory, then times ``python -m trademate_load report DIR`` in a fresh
 subprocess (imports included, as a user sees it) and reads that child's peak RSS from ``os.wait4``.
-It prints each figure against its goal (DESIGN.md section 7) and exits 1 when a goal is missed.
+It prints each figure against its goal (DESIGN.md section 7) and exits 1 when a goal is missed. Beside the
+one-million run it times DESIGN.md's yardstick, a plain pandas + matplotlib pass over the same samples
+(1.6 s and 320 MB when the goals were set), and prints the report's time and memory as ratios of it, which
+say how much of a miss is this machine's speed on the day.
 
     python scripts/bench_report.py                  # 1M and 10M samples, best of 2 runs each
     python scripts/bench_report.py --sizes 1000000 --repeat 3 --keep /tmp/bench-report
@@ -33,6 +36,7 @@ from trademate_load.profile import load_profile  # noqa: E402
 from trademate_load.samples import SCHEMA  # noqa: E402
 
 GOALS = {1_000_000: (3.0, 500.0), 10_000_000: (30.0, 2048.0)}  # samples -> (seconds, peak MB)
+REFERENCE_SAMPLES, REFERENCE_S, REFERENCE_MB = 1_000_000, 1.6, 320.0  # DESIGN.md's plain pass when goals were set
 RATE = 1500.0  # req/s of the mixed profile: shared 1000, premium 500
 START = 1_795_000_000.0
 WARMUP_S = 30.0
@@ -126,11 +130,49 @@ def write_run_dir(run_dir: Path, samples: int, seed: int = 11) -> None:
     (run_dir / "run.json").write_text(json.dumps(run, indent=2) + "\n")
 
 
-def measure(run_dir: Path) -> tuple[float, float, int]:
-    """(wall seconds, peak RSS in MB, exit code) of ``python -m trademate_load report run_dir``."""
+def reference_pass(run_dir: Path) -> None:
+    """DESIGN.md's yardstick: a straightforward pandas + matplotlib pass over the samples (stats per tier and
+    endpoint, per-second p95, six charts), which took 1.6 s and 320 MB for one million samples when the goals
+    were set. Timed beside the report in the same run, it says how much of a miss is the machine's."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import pandas as pd
+
+    frame = pd.read_parquet(run_dir / "samples.parquet")
+    frame.groupby(["tier", "endpoint"])["latency_ms"].describe(percentiles=[0.5, 0.95, 0.99])
+    frame.groupby("tier")["ok"].mean()
+    per_second = frame.assign(second=frame["ts"].astype("int64")).groupby(["tier", "second"])["latency_co_ms"]
+    p95 = per_second.quantile(0.95).unstack(0)
+    out = Path(tempfile.mkdtemp(prefix="trademate-bench-reference-"))
+    try:
+        for tier in p95.columns:
+            latency = frame.loc[frame["tier"] == tier, "latency_co_ms"].to_numpy()
+            for kind in ("p95", "histogram", "cdf"):
+                fig, ax = plt.subplots(figsize=(9, 3.2))
+                if kind == "p95":
+                    ax.plot(p95.index - p95.index[0], p95[tier])
+                elif kind == "histogram":
+                    ax.hist(latency, bins=60)
+                else:
+                    ax.plot(np.sort(latency)[::100], np.linspace(0, 1, len(latency[::100])))
+                ax.set_title(f"{tier} {kind}")
+                fig.savefig(out / f"{tier}-{kind}.png")
+                plt.close(fig)
+    finally:
+        shutil.rmtree(out, ignore_errors=True)
+
+
+def measure(run_dir: Path, reference: bool = False) -> tuple[float, float, int]:
+    """(wall seconds, peak RSS in MB, exit code) of ``python -m trademate_load report run_dir`` (or, with
+    ``reference``, of reference_pass in a fresh interpreter)."""
     started = time.perf_counter()
+    command = ["-m", "trademate_load", "report", str(run_dir)]
+    if reference:
+        command = [str(Path(__file__).resolve()), "--reference", str(run_dir)]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "trademate_load", "report", str(run_dir)],
+        [sys.executable, *command],
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
@@ -149,7 +191,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sizes", type=int, nargs="+", default=sorted(GOALS))
     parser.add_argument("--repeat", type=int, default=2, help="runs per size; the best time and peak are shown")
     parser.add_argument("--keep", type=Path, help="write the run directories here and keep them")
+    parser.add_argument("--reference", type=Path, help=argparse.SUPPRESS)  # the yardstick pass, in a subprocess
     args = parser.parse_args(argv)
+    if args.reference:
+        reference_pass(args.reference)
+        return 0
     base = args.keep or Path(tempfile.mkdtemp(prefix="trademate-bench-report-"))
     missed = False
     print(f"{'samples':>12} {'gen s':>7} {'time s':>8} {'goal s':>7} {'peak MB':>8} {'goal MB':>8}  result")
@@ -171,6 +217,16 @@ def main(argv: list[str] | None = None) -> int:
                 f"{'ok' if ok else 'MISSED'}",
                 flush=True,
             )
+            if samples == REFERENCE_SAMPLES:
+                yardstick = [measure(run_dir, reference=True) for _ in range(max(args.repeat, 1))]
+                ref_s, ref_mb = min(r[0] for r in yardstick), min(r[1] for r in yardstick)
+                print(
+                    f"{'':>12} plain pandas + matplotlib pass (DESIGN: 1.6 s, 320 MB when the goals were set): "
+                    f"{ref_s:.2f} s, {ref_mb:.0f} MB; the report takes {seconds / ref_s:.2f}x its time "
+                    f"(goal {GOALS[REFERENCE_SAMPLES][0] / REFERENCE_S:.2f}x) and {peak / ref_mb:.2f}x its memory "
+                    f"(goal {GOALS[REFERENCE_SAMPLES][1] / REFERENCE_MB:.2f}x)",
+                    flush=True,
+                )
     finally:
         if args.keep is None:
             shutil.rmtree(base, ignore_errors=True)
