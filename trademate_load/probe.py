@@ -1,8 +1,8 @@
 """The SLA validation probe: a light, unpaced client that measures each tier's endpoints and judges them.
 
-One round sends ``iterations`` requests to each endpoint of each tier (the endpoints and request shapes
-the suite's users send, :data:`TIER_ENDPOINTS`), interleaved so that a disturbance spreads evenly, from
-one thread or a pool of ``concurrency`` threads with ``requests``. Every request becomes one sample row
+One round sends ``iterations`` requests to each endpoint of each tier (what the suite's users' own request
+functions in :mod:`trademate_load.traffic` would send), interleaved so that a disturbance spreads evenly,
+from one thread or a pool of ``concurrency`` threads with ``requests``. Every request becomes one sample row
 with the columns of :mod:`trademate_load.samples` (unpaced: ``intended_ts`` equals ``ts``), and the round
 is judged by the suite's own path, :func:`trademate_load.rundir.judge` (``sla.evaluate`` on the frame,
 then ``build_summary``), on service time. Each endpoint is also held to its tier's thresholds (p95, p99,
@@ -11,8 +11,7 @@ mean, success rate) unless the SLA file overrides that endpoint, so the verdict 
 A probe is small, so the engine's intervals often leave p99 and the success rate ``inconclusive``: like
 the suite, that is exit 0 unless strict. A round whose target does not answer ``GET /health`` at all is
 ``no_data`` (exit 3) without sending anything else. Tokens live only in request headers: they never
-reach samples, the result or the table. Nothing here imports locust (the users' module does, so the
-request table is kept equal to theirs by a test).
+reach samples, the result or the table. Nothing here imports locust.
 """
 
 from __future__ import annotations
@@ -22,7 +21,7 @@ import random
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -30,52 +29,23 @@ from typing import Any
 import pandas as pd
 import requests
 
+from trademate_load.collector import describe_error
 from trademate_load.credentials import Account
 from trademate_load.profile import DEFAULT_SYMBOLS, ENDPOINT_METRICS, PLANS_BY_TIER, Sla, TierLoad
 from trademate_load.report.console import verdict_line
 from trademate_load.rundir import iso, judge
 from trademate_load.samples import COLUMNS, cache_code, normalize, server_timing_db_ms
 from trademate_load.sla import EXIT_BREACH, EXIT_NO_DATA, EXIT_PASS
+from trademate_load.traffic import TIER_REQUESTS, Recorder, Request, endpoint_name
 
 SCHEMA = "trademate-load/probe/1"
-BATCH_SYMBOLS = 10  # as the suite's users' batch quote
 CONNECT_TIMEOUT_S = 5.0
-MAX_ERROR_CHARS = 300
 WORKER = "probe"
 HISTORY_KEPT = 1000  # rounds listed in the JSON (the exit code counts them all)
 CACHE_NAMES = {1: "hit", 0: "miss", -1: None}
 
-# (method, path, JSON body or None) of one request, drawn with the same random calls as users.py's functions.
-Build = Callable[[random.Random, Sequence[str]], tuple[str, str, dict | None]]
-
-
-def _order(rng: random.Random, symbols: Sequence[str]) -> tuple[str, str, dict]:
-    body = {"symbol": rng.choice(symbols), "side": rng.choice(("buy", "sell")), "quantity": rng.randint(1, 100)}
-    return "POST", "/api/v1/orders", body
-
-
-PROBE_REQUESTS: dict[str, Build] = {  # endpoint name (as the suite's users name it) -> request builder
-    "GET /api/v1/portfolio": lambda rng, symbols: ("GET", "/api/v1/portfolio", None),
-    "GET /api/v1/portfolio/summary": lambda rng, symbols: ("GET", "/api/v1/portfolio/summary", None),
-    "GET /api/v1/market/quotes/{symbol}": lambda rng, symbols: (
-        "GET",
-        f"/api/v1/market/quotes/{rng.choice(symbols)}",
-        None,
-    ),
-    "GET /api/v1/market/quotes": lambda rng, symbols: (
-        "GET",
-        f"/api/v1/market/quotes?symbols={','.join(rng.sample(list(symbols), min(BATCH_SYMBOLS, len(symbols))))}",
-        None,
-    ),
-    "GET /api/v1/watchlist": lambda rng, symbols: ("GET", "/api/v1/watchlist", None),
-    "GET /api/v1/orders": lambda rng, symbols: ("GET", "/api/v1/orders?limit=20", None),
-    "POST /api/v1/orders": _order,
-    "GET /api/v1/analytics/premium": lambda rng, symbols: ("GET", "/api/v1/analytics/premium", None),
-}
-_COMMON = [name for name in PROBE_REQUESTS if name != "GET /api/v1/analytics/premium"]
-TIER_ENDPOINTS: dict[str, tuple[str, ...]] = {  # what each tier's users send (users.SHARED/PREMIUM_REQUESTS)
-    "shared": tuple(_COMMON),
-    "premium": (*_COMMON, "GET /api/v1/analytics/premium"),
+TIER_ENDPOINTS: dict[str, dict[str, Request]] = {  # per tier, endpoint name -> the users' request function
+    tier: {endpoint_name(request): request for request in mix} for tier, mix in TIER_REQUESTS.items()
 }
 
 
@@ -93,7 +63,7 @@ class ProbeSettings:
     sla_path: str = ""
 
     def endpoints(self, tier: str) -> tuple[str, ...]:
-        names = TIER_ENDPOINTS[tier]
+        names = tuple(TIER_ENDPOINTS[tier])
         return tuple(n for n in names if n.startswith("GET ")) if self.read_only else names
 
 
@@ -133,13 +103,11 @@ def plan_jobs(settings: ProbeSettings, accounts: dict[str, list[Account]], rng: 
     for _ in range(settings.iterations):
         for tier in accounts:
             for endpoint in settings.endpoints(tier):
-                method, path, body = PROBE_REQUESTS[endpoint](rng, settings.symbols)
+                recorder = Recorder(rng, settings.symbols)
+                TIER_ENDPOINTS[tier][endpoint](recorder)
+                ((method, path, body, _name),) = recorder.sent
                 jobs.append(Job(tier, endpoint, next(turns[tier]), method, path, body))
     return jobs
-
-
-def describe_error(exc: BaseException) -> str:
-    return f"{type(exc).__name__}: {exc}".replace("\n", " ")[:MAX_ERROR_CHARS]
 
 
 def send(session: requests.Session, settings: ProbeSettings, job: Job) -> dict[str, Any]:

@@ -30,46 +30,9 @@ import gevent
 from gevent.pool import Pool
 from locust import FastHttpUser
 
-BATCH_SYMBOLS = 10
+from trademate_load.traffic import PREMIUM_REQUESTS, SHARED_REQUESTS
+
 logger = logging.getLogger(__name__)
-
-
-def portfolio(user: TierUser) -> None:
-    user.get("/api/v1/portfolio", "GET /api/v1/portfolio")
-
-
-def portfolio_summary(user: TierUser) -> None:
-    user.get("/api/v1/portfolio/summary", "GET /api/v1/portfolio/summary")
-
-
-def quote(user: TierUser) -> None:
-    user.get(f"/api/v1/market/quotes/{user.rng.choice(user.symbols)}", "GET /api/v1/market/quotes/{symbol}")
-
-
-def batch_quotes(user: TierUser) -> None:
-    symbols = user.rng.sample(user.symbols, min(BATCH_SYMBOLS, len(user.symbols)))
-    user.get(f"/api/v1/market/quotes?symbols={','.join(symbols)}", "GET /api/v1/market/quotes")
-
-
-def watchlist(user: TierUser) -> None:
-    user.get("/api/v1/watchlist", "GET /api/v1/watchlist")
-
-
-def list_orders(user: TierUser) -> None:
-    user.get("/api/v1/orders?limit=20", "GET /api/v1/orders")
-
-
-def place_order(user: TierUser) -> None:
-    order = {
-        "symbol": user.rng.choice(user.symbols),
-        "side": user.rng.choice(("buy", "sell")),
-        "quantity": user.rng.randint(1, 100),
-    }
-    user.post("/api/v1/orders", "POST /api/v1/orders", order)
-
-
-def premium_analytics(user: TierUser) -> None:
-    user.get("/api/v1/analytics/premium", "GET /api/v1/analytics/premium")
 
 
 class TierUser(FastHttpUser):
@@ -192,27 +155,6 @@ class OpenTierUser(TierUser):
         in_flight = getattr(self, "in_flight", None)
         if in_flight is not None:
             in_flight.kill(block=False)
-
-
-SHARED_REQUESTS = {  # request function: weight
-    portfolio: 30,
-    quote: 25,
-    watchlist: 15,
-    batch_quotes: 10,
-    portfolio_summary: 10,
-    list_orders: 5,
-    place_order: 5,
-}
-PREMIUM_REQUESTS = {
-    portfolio: 25,
-    quote: 25,
-    watchlist: 10,
-    batch_quotes: 10,
-    portfolio_summary: 10,
-    premium_analytics: 10,
-    list_orders: 5,
-    place_order: 5,
-}
 
 
 class SharedTierUser(TierUser):

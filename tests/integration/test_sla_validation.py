@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import random
 import socket
 import subprocess
 import sys
@@ -15,10 +14,8 @@ import requests
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.conftest import ROOT
-from trademate_load import users
 from trademate_load.launcher import reference_api
-from trademate_load.probe import PROBE_REQUESTS, TIER_ENDPOINTS
-from trademate_load.profile import DEFAULT_SYMBOLS
+from trademate_load.probe import TIER_ENDPOINTS
 from trademate_load.report.console import verdict_line
 
 pytestmark = pytest.mark.integration
@@ -46,32 +43,6 @@ def api_requests(url: str) -> Counter:
             if sample.name == "trademate_api_requests_total" and sample.labels["endpoint"].startswith("/api/"):
                 counts[sample.labels["tier"]] += int(sample.value)
     return counts
-
-
-class Recorder:
-    """Stands in for a suite user: records what the users' request functions send."""
-
-    def __init__(self, seed: int):
-        self.rng, self.symbols, self.sent = random.Random(seed), list(DEFAULT_SYMBOLS), []
-
-    def get(self, path: str, name: str) -> None:
-        self.sent.append((name, ("GET", path, None)))
-
-    def post(self, path: str, name: str, body: dict) -> None:
-        self.sent.append((name, ("POST", path, body)))
-
-
-@pytest.mark.parametrize("tier", ["shared", "premium"])
-def test_the_probe_sends_what_the_suites_users_send(tier):
-    mix = users.SHARED_REQUESTS if tier == "shared" else users.PREMIUM_REQUESTS
-    names = set()
-    for seed, request in enumerate(mix):
-        user = Recorder(seed)
-        request(user)
-        ((name, sent),) = user.sent
-        names.add(name)
-        assert PROBE_REQUESTS[name](random.Random(seed), DEFAULT_SYMBOLS) == sent, name
-    assert set(TIER_ENDPOINTS[tier]) == names
 
 
 def test_without_host_it_starts_the_reference_api_and_reports_every_request(tmp_path):
