@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from trademate_load.verdict import EXIT_BREACH, EXIT_PASS, with_finding
+
 # Compared figure -> (how to read it from a tier or endpoint summary, higher is worse)
 FIGURES: dict[str, tuple[tuple[str, ...], bool]] = {
     "p50_ms": (("latency_ms", "p50"), True),
@@ -106,11 +108,10 @@ def apply(summary: dict[str, Any], comparison: dict[str, Any]) -> dict[str, Any]
     """The summary with its ``baseline`` section; a regression turns a passing verdict into a breach (exit 1)."""
     summary = {**summary, "baseline": comparison}
     regressions = comparison["regressions"]
-    if regressions and summary["exit_code"] in (0, 1):
-        note = f"regressed against baseline {comparison['run_id']}: " + ", ".join(regressions)
-        reason = note if summary["exit_code"] == 0 else f"{summary['reason']}; {note}"
-        summary.update(verdict="fail", exit_code=1, reason=reason)
-    return summary
+    if not regressions:
+        return summary
+    note = f"regressed against baseline {comparison['run_id']}: " + ", ".join(regressions)
+    return with_finding(summary, note, (EXIT_PASS, EXIT_BREACH), "fail", EXIT_BREACH)
 
 
 def tolerances_from(settings: dict[str, Any]) -> dict[str, Tolerance]:

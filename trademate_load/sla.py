@@ -22,15 +22,9 @@ import pandas as pd
 
 from trademate_load.profile import ENDPOINT_METRICS, SLA_METRICS, Sla, TierLoad
 from trademate_load.stats import percentile_interval, wilson_interval
+from trademate_load.verdict import EXIT_BREACH, EXIT_INVALID, EXIT_MEANINGS, EXIT_NO_DATA, EXIT_PASS  # noqa: F401
 
 PERCENTILE_METHOD = "inverted_cdf"
-EXIT_PASS, EXIT_BREACH, EXIT_INVALID, EXIT_NO_DATA = 0, 1, 2, 3
-EXIT_MEANINGS = {
-    EXIT_PASS: "every SLA met",
-    EXIT_BREACH: "SLA breached",
-    EXIT_INVALID: "invalid input",
-    EXIT_NO_DATA: "could not measure",
-}
 
 # Tier SLA metric -> name of the figure it is checked against.
 CHECK_FIGURES = {

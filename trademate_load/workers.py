@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from trademate_load.sla import EXIT_NO_DATA, EXIT_PASS
+from trademate_load.verdict import EXIT_NO_DATA, EXIT_PASS, with_finding
 
 MISSING = "missing"  # Locust's own name for a worker whose heartbeats stopped
 LOST_STATES = ("missing", "quit")
@@ -143,9 +143,5 @@ def apply(summary: dict[str, Any], workers: list[dict[str, Any]]) -> dict[str, A
     if not lost:
         return summary
     note = "lost " + "; ".join(describe_lost(w) for w in lost)
-    if summary["exit_code"] == EXIT_PASS:
-        reason = f"{note}: the profile's load was not generated from then on, so this run cannot show the SLA holds"
-        summary.update(verdict="incomplete", exit_code=EXIT_NO_DATA, reason=reason)
-    else:
-        summary["reason"] = f"{summary.get('reason') or ''}; {note}".lstrip("; ")
-    return summary
+    note += ": the profile's load was not generated from then on, so this run cannot show the SLA holds"
+    return with_finding(summary, note, (EXIT_PASS,), "incomplete", EXIT_NO_DATA)

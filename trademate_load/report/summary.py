@@ -5,7 +5,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from trademate_load.sla import EXIT_BREACH, EXIT_PASS, Check, TierResult, Verdict
+from trademate_load.sla import Check, TierResult, Verdict
+from trademate_load.verdict import EXIT_BREACH, EXIT_PASS, with_finding
 
 SCHEMA = "trademate-load/summary/1"
 
@@ -71,15 +72,10 @@ def abort_note(aborted: dict[str, Any]) -> str:
 def apply_abort(summary: dict[str, Any], aborted: dict[str, Any] | None) -> dict[str, Any]:
     """``aborted``: which check stopped the run early (run.json's record) or None; an early stop is a breach
     (exit 1) unless the run could not measure at all (exit 3 stays)."""
-    summary["aborted"] = aborted
-    if aborted:
-        note = abort_note(aborted)
-        if summary["exit_code"] in (EXIT_PASS, EXIT_BREACH):
-            reason = note if summary["exit_code"] == EXIT_PASS else f"{note}; {summary['reason']}"
-            summary.update(verdict="fail", exit_code=EXIT_BREACH, reason=reason)
-        else:
-            summary["reason"] = f"{summary['reason']}; {note}"
-    return summary
+    summary = {**summary, "aborted": aborted}
+    if not aborted:
+        return summary
+    return with_finding(summary, abort_note(aborted), (EXIT_PASS, EXIT_BREACH), "fail", EXIT_BREACH)
 
 
 def _summary(verdict: Verdict, run: dict[str, Any]) -> dict[str, Any]:
