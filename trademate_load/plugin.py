@@ -401,8 +401,7 @@ class Suite:
         shape = getattr(self.environment.runner, "shape_greenlet", None)
         if shape is not None and not shape.dead:
             logger.info("Got SIGTERM: stopping the test as Ctrl-C does")
-            hub = gevent.get_hub()
-            hub.loop.run_callback(hub.parent.throw, KeyboardInterrupt)
+            interrupt_main()
 
     def on_quitting(self, environment: Environment, **_kwargs) -> None:
         if self.is_worker:  # its final report has gone; the log line lets a test count what it shipped
@@ -424,6 +423,14 @@ class Suite:
             print("\n" + render_console(self.last_summary), flush=True)
         else:
             print(verdict_line(exit_code, self.last_summary.get("verdict")), flush=True)
+
+
+def interrupt_main() -> None:
+    """Ctrl-C, delivered where Locust waits for it: in the main greenlet. Python's own handler raises
+    KeyboardInterrupt in whichever greenlet runs when the signal lands (a user's, mid-request, which gevent then
+    reports with a traceback); a signal handler runs in the hub, and this hands the interrupt to the main one."""
+    hub = gevent.get_hub()
+    hub.loop.run_callback(hub.parent.throw, KeyboardInterrupt)
 
 
 def freeze_heap(**_kwargs) -> None:
@@ -491,6 +498,7 @@ def register(environment: Environment) -> Suite:
     environment.events.quit.add_listener(suite.on_quit)
     if suite.headless and not suite.is_worker:
         gevent.signal_handler(signal.SIGTERM, suite.on_sigterm)
+        gevent.signal_handler(signal.SIGINT, interrupt_main)
     if environment.web_ui is not None:
         _refuse_bad_profile_in_web_ui(suite)
     return suite
