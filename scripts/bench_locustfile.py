@@ -4,8 +4,8 @@
 
 ``plain``: no listener of ours (Locust's own statistics only). ``naive``: a listener appending one tuple per
 request to a list. ``suite``: the suite's collector with its spiller writing ``BENCH_OUT`` (Parquet row
-groups every few seconds, as in a real run). Every user sends GET requests back to back, carrying the tier
-and plan context the suite's users carry.
+groups every few seconds, as in a real run) and the suite's connections (kernel receive timestamps). Every
+user sends GET requests back to back, carrying the tier and plan context the suite's users carry.
 
 Every variant also writes ``BENCH_STATS`` (JSON): requests, wall seconds and CPU seconds of this process (all
 its threads) from ``BENCH_WARMUP_S`` after the test starts until it stops, read from Locust's own request
@@ -22,6 +22,7 @@ from pathlib import Path
 import gevent
 from locust import FastHttpUser, constant, events, task
 
+from trademate_load import connections
 from trademate_load.collector import Collector, Spiller
 from trademate_load.samples import SampleStore
 
@@ -48,6 +49,7 @@ def register_naive(environment) -> None:
 
 
 def register_suite(environment) -> None:
+    connections.install()
     collector = Collector()
     store = SampleStore(Path(os.environ["BENCH_OUT"]))
     spiller = Spiller(collector, store)

@@ -2,10 +2,11 @@
 
 The listener turns each request into one sample row, appended and nothing more. It reads the keyword
 arguments Locust fires (``start_time``, ``response_time``, ``context`` with tier, plan and intended start,
-the response's ``Server-Timing`` and ``X-Cache`` headers), codes them (see :mod:`trademate_load.samples`:
-strings become small integer codes) and appends them to the columns of a
-:class:`~trademate_load.samples.SampleBuffer`. No I/O, no pandas, no locks, no per-request objects the
-garbage collector tracks: the buffer is handed over with ``drain()`` (a swap), as locust-plugins'
+the response's ``Server-Timing`` and ``X-Cache`` headers), takes the service time up to the kernel's receipt
+of the response where the connection noted it (:func:`trademate_load.connections.service_ms`), codes the
+values (see :mod:`trademate_load.samples`: strings become small integer codes) and appends them to the
+columns of a :class:`~trademate_load.samples.SampleBuffer`. No I/O, no pandas, no locks, no per-request
+objects the garbage collector tracks: the buffer is handed over with ``drain()`` (a swap), as locust-plugins'
 timescale listener does, then shipped to the master (on a worker) or spilled by :class:`Spiller` to Parquet.
 """
 
@@ -18,6 +19,7 @@ import time
 import gevent
 from gevent.event import Event
 
+from trademate_load.connections import service_ms
 from trademate_load.samples import (
     CACHE_FLAGS,
     MAX_CODE,
@@ -108,7 +110,7 @@ class Collector:
         buffer = self.buffer
         buffer.ts.append(start_time)
         buffer.late_s.append(start_time - intended)
-        buffer.latency_ms.append(response_time)
+        buffer.latency_ms.append(service_ms(start_time, response_time, exception))
         buffer.db_us.append(db_us)
         buffer.status.append(min(getattr(response, "status_code", 0) or 0, MAX_CODE))
         buffer.nbytes.append(min(response_length or 0, 0xFFFFFFFF))

@@ -32,7 +32,7 @@ import locust
 from locust.env import Environment
 from locust.runners import STATE_MISSING, WORKER_REPORT_INTERVAL, MasterRunner, WorkerRunner
 
-from trademate_load import __version__
+from trademate_load import __version__, connections
 from trademate_load.collector import Collector, Spiller, scrub_secrets
 from trademate_load.credentials import AccountPool, read_credentials
 from trademate_load.live import SETTLE_S, LiveBoard, LiveFeed, LiveRun
@@ -486,6 +486,7 @@ def register(environment: Environment) -> Suite:
         if problem is not None:
             print(f"error: {problem}", file=sys.stderr, flush=True)
             sys.exit(EXIT_NO_DATA)
+    connections.install()  # the users' connections: no yield before a send, kernel receive timestamps
     environment.events.request.add_listener(suite.collector.on_request)
     environment.events.test_start.add_listener(freeze_heap)
     environment.events.test_stop.add_listener(suite.on_test_stop)

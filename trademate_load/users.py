@@ -29,6 +29,7 @@ from typing import ClassVar
 import gevent
 from gevent.pool import Pool
 from locust import FastHttpUser
+from locust.exception import StopUser
 
 from trademate_load.traffic import PREMIUM_REQUESTS, SHARED_REQUESTS
 
@@ -40,6 +41,7 @@ class TierUser(FastHttpUser):
 
     abstract = True
     tier: ClassVar[str]
+    stop_requested = False
 
     def __init__(self, environment) -> None:
         # FastHttpUser reads its timeouts as it builds the client: the tier's, so a slower answer fails the request.
@@ -74,10 +76,21 @@ class TierUser(FastHttpUser):
         self._context["intended_ts"] += self.gap()
         return max(0.0, self._context["intended_ts"] - time.time())
 
+    def stop(self, force: bool = False) -> bool:
+        """Locust's stop, after which this user sends nothing more. Locust stops a sleeping user by scheduling a
+        kill; a user waking in the same pass of the loop would otherwise send a request that the kill then cuts
+        off mid-flight: the target counts it, the run never records it."""
+        self.stop_requested = True
+        return super().stop(force)
+
     def get(self, path: str, name: str) -> None:
+        if self.stop_requested:
+            raise StopUser
         self.client.get(path, name=name, headers=self.headers)
 
     def post(self, path: str, name: str, body: dict) -> None:
+        if self.stop_requested:
+            raise StopUser
         self.client.post(path, name=name, json=body, headers=self.headers)
 
 
@@ -99,10 +112,12 @@ class Arrival:
         return self.user.symbols
 
     def get(self, path: str, name: str) -> None:
-        self.user.client.get(path, name=name, headers=self.user.headers, context=self.context)
+        if not self.user.stop_requested:  # see TierUser.stop
+            self.user.client.get(path, name=name, headers=self.user.headers, context=self.context)
 
     def post(self, path: str, name: str, body: dict) -> None:
-        self.user.client.post(path, name=name, json=body, headers=self.user.headers, context=self.context)
+        if not self.user.stop_requested:
+            self.user.client.post(path, name=name, json=body, headers=self.user.headers, context=self.context)
 
 
 def dispatch(user: OpenTierUser) -> None:

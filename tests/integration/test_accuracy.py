@@ -24,12 +24,14 @@ import pytest
 import requests
 
 from tests.conftest import ROOT, run_locust, target
+from tests.integration.busy_generator import BUSY_MS
 from trademate_api.faults import Z_99, random_stream
-from trademate_load.launcher import free_port, reference_api
+from trademate_load.launcher import LOCUSTFILE, free_port, reference_api
 from trademate_load.sla import PERCENTILE_METHOD
 
 pytestmark = pytest.mark.integration
 SLA_FILE = ROOT / "profiles" / "sla.yaml"
+BUSY_GENERATOR = Path(__file__).with_name("busy_generator.py")
 Z_9995 = 3.2905267314919255  # two-sided 99.9%
 
 
@@ -152,6 +154,32 @@ def test_service_and_corrected_latency_agree_when_the_target_is_healthy(workdir)
     assert np.allclose(samples["latency_co_ms"] - samples["latency_ms"], lateness_ms, atol=1e-3)
     assert premium["missed_schedule"] <= premium["requests"] / 1000
     assert premium["rps"] >= 0.95 * premium["target_rps"] and premium["dropped"] == 0
+
+
+def test_a_busy_generator_is_not_counted_as_the_targets_time(workdir):
+    """The generator's loop is kept busy 300 ms a second while requests are in flight (about two at a time at
+    100 req/s against a fixed 20 ms): Locust's clock, which stops when the loop gets round to reading a response,
+    counts that wait; the samples' service time ends when the kernel received the response, so it stays the
+    target's 20 ms and a little, never less. Corrected latency still shows the requests the busy loop sent late."""
+    profile = write_profile(
+        workdir,
+        "name: busy\nrun_time: 12s\nwarmup: 0s\nspawn_rate: 50\n"
+        "tiers:\n  premium: {users: 50, rps: 100, plans: {ELITE: 3, BLACK: 1}}\n",
+    )
+    locustfiles = f"{LOCUSTFILE},{BUSY_GENERATOR}"
+    proc, run_dir, served = faulty_run(
+        workdir,
+        ["--fault", "latency=fixed(20ms)"],
+        "-f", locustfiles, "--profile", str(profile), "--stop-timeout", "3", "--json-file", str(workdir / "locust"),
+    )  # fmt: skip
+    assert proc.returncode in (0, 1), proc.stdout[-3000:] + proc.stderr[-3000:]
+    locust_max_ms = max(entry["max_response_time"] for entry in json.loads((workdir / "locust.json").read_text()))
+    samples = pd.read_parquet(run_dir / "samples.parquet", columns=["ok", "latency_ms", "latency_co_ms"])
+    assert len(samples) == served and samples["ok"].all()
+    assert locust_max_ms >= BUSY_MS - 25  # Locust's clock waited out the busy loop...
+    assert samples["latency_ms"].min() >= 20.0  # ...the kernel's receipt is never before the target answered...
+    assert samples["latency_ms"].max() < BUSY_MS / 2, samples["latency_ms"].describe()  # ...nor counts the wait
+    assert samples["latency_co_ms"].max() >= BUSY_MS - 25  # requests due while the loop was busy went out late
 
 
 def test_open_model_drops_arrivals_at_its_bound_and_counts_them_across_workers(workdir):
