@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 from bench_common import LOCUSTFILE, cpu_seconds, fake_credentials, rss_mb, trivial_target, write_profile
 
-from trademate_load.launcher import free_port
+from trademate_load.launcher import worker_options
 from trademate_load.profile import parse_duration
 
 STEADY_AFTER_S = 60.0
@@ -72,17 +72,7 @@ def run_distributed(run_time: str, every_s: float) -> dict:
         probe = work / "probe.py"
         probe.write_text(PROBE.format(every=every_s))
         cmd = [sys.executable, "-m", "locust", "-f", f"{LOCUSTFILE},{probe}", "--headless", "--only-summary"]
-        port = str(free_port())
-        cmd += [
-            "--processes",
-            "2",
-            "--master-bind-host",
-            "127.0.0.1",
-            "--master-bind-port",
-            port,
-            "--master-port",
-            port,
-        ]
+        cmd += worker_options(2)
         cmd += ["--profile", str(profile), "--host", host]
         cmd += ["--credentials", str(fake_credentials(work / "credentials.csv")), "--report-dir", str(work / "r")]
         log = (work / "master.out").open("w")

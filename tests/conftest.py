@@ -1,4 +1,5 @@
-"""Shared fixtures: the reference API as a real process on a free loopback port, and a locust runner."""
+"""Shared fixtures: the reference API as a real process on a free loopback port, and locust runners (headless
+and the web UI)."""
 
 from __future__ import annotations
 
@@ -6,14 +7,18 @@ import os
 import socket
 import subprocess
 import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlparse
 
 # Locust patches the standard library with gevent on import; it must come before anything imports ssl.
 import locust  # noqa: F401
 import pytest
+import requests
 
-from trademate_load.launcher import LOCUSTFILE, reference_api
+from trademate_load.launcher import LOCUSTFILE, free_port, locust_command, reference_api
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -42,6 +47,42 @@ def run_suite(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "trademate_load", *args], capture_output=True, text=True, timeout=timeout, cwd=ROOT
     )
+
+
+def wait_for(condition: Callable[[], bool], what: str, timeout: float, proc: subprocess.Popen | None = None) -> None:
+    """Poll ``condition`` until it holds; fail naming ``what`` after ``timeout`` s, or at once if ``proc`` exits."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert proc is None or proc.poll() is None, f"locust exited before {what}"
+        assert time.monotonic() < deadline, f"no {what} within {timeout} s"
+        time.sleep(0.2)
+
+
+def _answers(url: str) -> bool:
+    try:
+        return requests.get(url, timeout=2).status_code == 200
+    except requests.ConnectionError:
+        return False
+
+
+@contextmanager
+def web_ui(api, profile: str, report_dir: Path, output: Path, workers: int = 0) -> Iterator[str]:
+    """`make ui` as a real subprocess: Locust's web UI on a free loopback port aimed at ``api``, its stdout and
+    stderr in ``output``; yields the UI's URL once it answers, and stops Locust (SIGTERM) after."""
+    url, credentials = api
+    port = free_port()
+    cmd = locust_command(
+        profile, url, credentials, ui=True, run_time="", report_dir=str(report_dir), workers=workers, web_port=port
+    )
+    with output.open("w") as out:
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT)
+    web = f"http://127.0.0.1:{port}"
+    try:
+        wait_for(lambda: _answers(web), "web UI answering", 30, proc)
+        yield web
+    finally:
+        proc.terminate()
+        proc.wait(timeout=60)
 
 
 def only_run_dir(report_dir: Path) -> Path:

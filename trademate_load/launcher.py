@@ -123,6 +123,16 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def worker_options(workers: int) -> list[str]:
+    """Locust's options for a master with ``workers`` local worker processes on a free loopback port (not Locust's
+    default 5557: a concurrent run's workers must not join this one)."""
+    port = str(free_port())
+    return [
+        "--processes", str(workers), "--master-bind-host", "127.0.0.1", "--master-bind-port", port,
+        "--master-host", "127.0.0.1", "--master-port", port,
+    ]  # fmt: skip
+
+
 def locust_command(
     profile: str,
     host: str,
@@ -157,10 +167,8 @@ def locust_command(
         cmd += ["--headless", "--only-summary"]
     if run_time:
         cmd += ["--run-time", run_time]
-    if workers:  # a free port for master and workers: a concurrent run's workers must not join this one
-        port = str(free_port())
-        cmd += ["--processes", str(workers), "--master-bind-host", "127.0.0.1", "--master-bind-port", port]
-        cmd += ["--master-host", "127.0.0.1", "--master-port", port]
+    if workers:
+        cmd += worker_options(workers)
     if baseline:
         cmd += ["--baseline", baseline]
     if metrics_port:

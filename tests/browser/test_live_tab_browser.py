@@ -7,40 +7,22 @@ Without Chromium (or Playwright) the test skips, with the reason, unless CI is s
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 import requests
 
-from tests.conftest import ROOT
-from trademate_load.launcher import locust_command
+from tests.browser.conftest import CHROMIUM
+from tests.conftest import web_ui
 from trademate_load.live import FAIL_MARK, PASS_MARK
 
 pytestmark = pytest.mark.integration
 SCRIPT = Path(__file__).with_name("inspect_live_tab.py")
-CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
-
-
-@pytest.fixture(scope="module", autouse=True)
-def browser_available():
-    missing = []
-    if not CHROMIUM.exists():
-        missing.append(f"no Chromium at {CHROMIUM} (apt-get install -y chromium)")
-    if importlib.util.find_spec("playwright") is None:
-        missing.append("playwright is not installed (pip install -r requirements.txt)")
-    if missing:
-        message = "browser tests need a browser: " + "; ".join(missing)
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
 
 
 def number(cell: str) -> float:
@@ -49,25 +31,8 @@ def number(cell: str) -> float:
 
 
 def test_the_sla_tab_updates_during_a_run_and_matches_summary_json_after(api, tmp_path):
-    url, credentials = api
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    reports = tmp_path / "reports"
-    cmd = locust_command(
-        "smoke", url, credentials, ui=True, run_time="", report_dir=str(reports), workers=0, web_port=port
-    )
-    locust = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT)
-    web = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                requests.get(web, timeout=2)
-                break
-            except requests.ConnectionError:
-                assert time.monotonic() < deadline, "web UI did not come up"
-                time.sleep(0.2)
+    reports, output = tmp_path / "reports", tmp_path / "locust.txt"
+    with web_ui(api, "smoke", reports, output) as web:
         started = requests.post(f"{web}/swarm", data={"profile": "smoke", "run_time": "14s"}, timeout=5).json()
         assert started["success"], started
         proc = subprocess.run(
@@ -79,9 +44,7 @@ def test_the_sla_tab_updates_during_a_run_and_matches_summary_json_after(api, tm
         )
         assert proc.returncode == 0, proc.stderr[-3000:]
         result = json.loads(proc.stdout)
-    finally:
-        locust.terminate()
-        out = locust.communicate(timeout=30)[0]
+    out = output.read_text()
     assert "Traceback" not in out, out[-3000:]
     assert result["page_errors"] == []
     assert [m for m in result["console"] if m["type"] == "error"] == []

@@ -8,7 +8,6 @@ reason, unless CI is set: then they fail.
 from __future__ import annotations
 
 import copy
-import importlib.util
 import json
 import os
 import struct
@@ -20,30 +19,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from tests.browser.conftest import CHROMIUM
 from tests.synthetic import T0, frame_of, write_synthetic_run
 from trademate_load.profile import load_profile
 from trademate_load.rundir import iso, write_run
 
 SCRIPT = Path(__file__).with_name("inspect_report.py")
-CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
 HOSTILE = "GET /x<script>alert(1)</script>"
 STEP_S = 6.0
 STEP_USERS = ({"shared": 25, "premium": 13}, {"shared": 50, "premium": 25}, {"shared": 100, "premium": 50})
-
-
-@pytest.fixture(scope="module", autouse=True)
-def browser_available():
-    """Skip (fail under CI) when there is no Chromium to drive or no Playwright to drive it with."""
-    missing = []
-    if not CHROMIUM.exists():
-        missing.append(f"no Chromium at {CHROMIUM} (apt-get install -y chromium)")
-    if importlib.util.find_spec("playwright") is None:
-        missing.append("playwright is not installed (pip install -r requirements.txt)")
-    if missing:
-        message = "browser tests need a browser: " + "; ".join(missing)
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
 
 
 def inspect(run_dir: Path, *expect_texts: str) -> dict:

@@ -23,8 +23,8 @@ import psutil
 import pytest
 import requests
 
-from tests.conftest import ROOT, only_run_dir, target
-from trademate_load.launcher import LOCUSTFILE, free_port, locust_command
+from tests.conftest import ROOT, only_run_dir, target, wait_for, web_ui
+from trademate_load.launcher import LOCUSTFILE, worker_options
 
 pytestmark = pytest.mark.integration
 SHIPPED = re.compile(r"TradeMate worker (\S+) \(pid (\d+)\) shipped (\d+) samples")
@@ -41,17 +41,7 @@ class DistributedRun:
         self.out, self.err = tmp_path / "stdout.txt", tmp_path / "stderr.txt"
         cmd = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless", "--only-summary"]
         cmd += ["--profile", "smoke", "--run-time", run_time, "--json-file", str(self.stats)]
-        port = str(free_port())  # not Locust's default 5557: a concurrent run's workers must not join this one
-        cmd += [
-            "--processes",
-            "2",
-            "--master-bind-host",
-            "127.0.0.1",
-            "--master-bind-port",
-            port,
-            "--master-port",
-            port,
-        ]
+        cmd += worker_options(2)
         cmd += target(api, self.report_dir)
         with self.out.open("w") as out, self.err.open("w") as err:
             self.proc = subprocess.Popen(cmd, stdout=out, stderr=err, cwd=ROOT)
@@ -163,33 +153,16 @@ def test_worker_killed_mid_run(api, tmp_path):
 
 def test_web_ui_stop_keeps_every_worker_sample(api, tmp_path):
     """`make ui WORKERS=2`: a stop in the web UI waits for each worker's next report before writing the run."""
-    url, credentials = api
-    port = free_port()
-    report_dir = tmp_path / "reports"
-    cmd = locust_command(
-        "smoke", url, credentials, ui=True, run_time="", report_dir=str(report_dir), workers=2, web_port=port
-    )
-    err = tmp_path / "stderr.txt"
-    with err.open("w") as log:
-        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=log, cwd=ROOT)
-    web = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while "2 workers connected" not in err.read_text():
-            assert proc.poll() is None and time.monotonic() < deadline, err.read_text()[-3000:]
-            time.sleep(0.2)
+    report_dir, output = tmp_path / "reports", tmp_path / "locust.txt"
+    with web_ui(api, "smoke", report_dir, output, workers=2) as web:
+        wait_for(lambda: "2 workers connected" in output.read_text(), "2 workers connected", 60)
         assert requests.post(f"{web}/swarm", data={"profile": "smoke"}, timeout=5).json()["success"] is True
         time.sleep(6)
         assert requests.post(f"{web}/stop", timeout=30).json()["success"] is True
-        deadline = time.monotonic() + 60
-        while not (report_dir / "latest" / "summary.json").exists():
-            assert time.monotonic() < deadline, "no run directory after stop"
-            time.sleep(0.2)
-    finally:
-        proc.terminate()  # the workers quit, each logging what it shipped
-        proc.wait(timeout=60)
-    shipped = {m[1]: int(m[3]) for m in SHIPPED.finditer(err.read_text())}
-    assert len(shipped) == 2, err.read_text()[-3000:]
+        wait_for((report_dir / "latest" / "summary.json").exists, "run directory after the stop", 60)
+    # leaving the block stopped Locust: the workers quit, each logging what it shipped
+    shipped = {m[1]: int(m[3]) for m in SHIPPED.finditer(output.read_text())}
+    assert len(shipped) == 2, output.read_text()[-3000:]
     samples = pd.read_parquet(only_run_dir(report_dir) / "samples.parquet")
     assert samples["worker"].value_counts().to_dict() == shipped
     summary = json.loads((report_dir / "latest" / "summary.json").read_text())

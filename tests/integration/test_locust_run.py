@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -14,8 +13,7 @@ import pandas as pd
 import pytest
 import requests
 
-from tests.conftest import ROOT, only_run_dir, run_locust, run_suite, target
-from trademate_load.launcher import locust_command
+from tests.conftest import ROOT, only_run_dir, run_locust, run_suite, target, wait_for, web_ui
 from trademate_load.report.console import verdict_line
 from trademate_load.samples import COLUMNS
 
@@ -170,40 +168,19 @@ def test_make_style_run_starts_and_stops_the_reference_api(tmp_path):
 
 def test_web_ui_form_runs_the_profile_and_a_stop_writes_the_run_directory(api, tmp_path):
     """`make ui`: Locust's own start form carries the profile; a bad one is refused in the form."""
-    url, credentials = api
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    cmd = locust_command(
-        "premium", url, credentials, ui=True, run_time="", report_dir=str(tmp_path), workers=0, web_port=port
-    )
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT)
-    web = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                assert requests.get(web, timeout=2).status_code == 200
-                break
-            except requests.ConnectionError:
-                assert time.monotonic() < deadline, "web UI did not come up"
-                time.sleep(0.2)
+    output = tmp_path / "locust.txt"
+    with web_ui(api, "premium", tmp_path, output) as web:
         refused = requests.post(f"{web}/swarm", data={"profile": "nope"}, timeout=5).json()
         assert refused["success"] is False and "nope.yaml: (file): no such profile" in refused["message"]
         started = requests.post(f"{web}/swarm", data={"profile": "smoke"}, timeout=5).json()
         assert started["success"] is True, started
         time.sleep(6)
         assert requests.post(f"{web}/stop", timeout=5).json()["success"] is True
-        deadline = time.monotonic() + 30
-        while not (tmp_path / "latest" / "summary.json").exists():
-            assert time.monotonic() < deadline, "no run directory after stop"
-            time.sleep(0.2)
+        wait_for((tmp_path / "latest" / "summary.json").exists, "run directory after the stop", 30)
         summary = json.loads((tmp_path / "latest" / "summary.json").read_text())
         assert summary["profile"] == "smoke" and summary["tiers"]["premium"]["requests"] > 0
         assert json.loads((tmp_path / "latest" / "run.json").read_text())["interrupted"] is True
-    finally:
-        proc.terminate()
-        out, _ = proc.communicate(timeout=30)
+    out = output.read_text()
     assert (
         verdict_line(summary["exit_code"], summary["verdict"]) in out
     )  # the verdict table is printed when a UI test stops
