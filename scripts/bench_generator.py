@@ -9,6 +9,7 @@ the rounds' ratios, since runs of this length vary about 10% here.
 
 1. Collector throughput: flat-out FastHttpUsers with the suite's collector (listener and Parquet spiller)
    against plain FastHttpUser with no listener, and a naive tuple-append listener for reference. Goal >= 0.95.
+   Beside it the CPU seconds per request of the two, which a noisy machine disturbs less than throughput.
 2. Paced p99: the suite's locustfile at 1500 req/s (150 paced users) against one unpaced connection sending
    back to back, both on the trivial target, p99 of service time as the suite records it (to the kernel's
    receipt of the response: see trademate_load/connections.py). Goal <= 2x.
@@ -171,13 +172,15 @@ def main() -> None:
     print(f"Load generator benchmarks: Locust on core {generator_core()}, target on another; {args.rounds} rounds")
     variants = ["plain", "suite", "naive"]
     ratios: dict[str, list[float]] = {"suite": [], "naive": [], "paced": []}
-    plain_rps, paced_runs, single_runs = [], [], []
+    plain_rps, cpu_ratios, paced_runs, single_runs = [], [], [], []
     with tempfile.TemporaryDirectory(prefix="trademate-bench-") as tmp, trivial_target() as host:
         work = Path(tmp)
         for r in range(args.rounds):
             order = variants[r % 3 :] + variants[: r % 3]
-            rps = {v: flat_out(host, v, args.seconds, work)["rps"] for v in order}
+            runs = {v: flat_out(host, v, args.seconds, work) for v in order}
+            rps = {v: run["rps"] for v, run in runs.items()}
             plain_rps.append(rps["plain"])
+            cpu_ratios.append(runs["suite"]["cpu_us"] / runs["plain"]["cpu_us"])
             ratios["suite"].append(rps["suite"] / rps["plain"])
             ratios["naive"].append(rps["naive"] / rps["plain"])
             pair = [("paced", lambda: paced(host, args.seconds, work)),
@@ -203,7 +206,8 @@ def main() -> None:
     print("-" * 120)
     print(
         f"{'collector throughput / plain FastHttpUser':<58} {med(ratios['suite']):>8.3f}x  {'>= 0.95':<8} "
-        f"plain {med(plain_rps):.0f} req/s; naive tuple listener {med(ratios['naive']):.3f}x"
+        f"plain {med(plain_rps):.0f} req/s; naive tuple listener {med(ratios['naive']):.3f}x; "
+        f"CPU per request suite/plain {med(cpu_ratios):.3f}x"
     )
     print(
         f"{'paced p99 at 1500 req/s / unpaced single connection p99':<58} {med(ratios['paced']):>8.2f}x  {'<= 2':<8} "
