@@ -22,7 +22,7 @@ from trademate_load.profile import ConfigError, load_profile
 from trademate_load.report.console import render_baseline, render_console
 from trademate_load.rundir import load_run, read_summary, render_reports
 from trademate_load.samples import SamplesFileError
-from trademate_load.sla import EXIT_BREACH, EXIT_INVALID, EXIT_NO_DATA, EXIT_PASS
+from trademate_load.verdict import EXIT_BREACH, EXIT_INVALID, EXIT_NO_DATA, EXIT_PASS
 
 
 class _Parser(argparse.ArgumentParser):

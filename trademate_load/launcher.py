@@ -24,7 +24,7 @@ from urllib.parse import urlparse
 from trademate_load.profile import ConfigError, load_profile
 from trademate_load.report.console import verdict_line
 from trademate_load.rundir import read_summary, report_dir_problem
-from trademate_load.sla import EXIT_INVALID, EXIT_NO_DATA
+from trademate_load.verdict import EXIT_INVALID, EXIT_NO_DATA
 
 LOCUSTFILE = Path(__file__).resolve().parent.parent / "locustfiles" / "trademate.py"
 READY_PREFIX = "TradeMate API listening on "

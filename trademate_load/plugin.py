@@ -49,7 +49,7 @@ from trademate_load.rundir import (
     write_json,
 )
 from trademate_load.samples import SampleBuffer, SampleStore, read_parquet
-from trademate_load.sla import EXIT_INVALID, EXIT_NO_DATA
+from trademate_load.verdict import EXIT_INVALID, EXIT_NO_DATA
 from trademate_load.workers import Roster, describe_lost
 
 logger = logging.getLogger(__name__)

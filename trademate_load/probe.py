@@ -35,8 +35,8 @@ from trademate_load.profile import DEFAULT_SYMBOLS, ENDPOINT_METRICS, PLANS_BY_T
 from trademate_load.report.console import verdict_line
 from trademate_load.rundir import iso, judge
 from trademate_load.samples import COLUMNS, cache_code, normalize, server_timing_db_ms
-from trademate_load.sla import EXIT_BREACH, EXIT_NO_DATA, EXIT_PASS
 from trademate_load.traffic import TIER_REQUESTS, Recorder, Request, endpoint_name
+from trademate_load.verdict import EXIT_BREACH, EXIT_NO_DATA, EXIT_PASS
 
 SCHEMA = "trademate-load/probe/1"
 CONNECT_TIMEOUT_S = 5.0

@@ -22,7 +22,7 @@ import pandas as pd
 
 from trademate_load.profile import ENDPOINT_METRICS, SLA_METRICS, Sla, TierLoad
 from trademate_load.stats import percentile_interval, wilson_interval
-from trademate_load.verdict import EXIT_BREACH, EXIT_INVALID, EXIT_MEANINGS, EXIT_NO_DATA, EXIT_PASS  # noqa: F401
+from trademate_load.verdict import EXIT_BREACH, EXIT_NO_DATA, EXIT_PASS
 
 PERCENTILE_METHOD = "inverted_cdf"
 

@@ -15,8 +15,9 @@ from trademate_load.collector import Collector
 from trademate_load.credentials import Account, AccountPool
 from trademate_load.profile import PROFILES_DIR, ConfigError, TierLoad, load_profile
 from trademate_load.report.summary import build_summary
-from trademate_load.sla import EXIT_BREACH, EXIT_PASS, Window, dropped_in, evaluate
+from trademate_load.sla import Window, dropped_in, evaluate
 from trademate_load.users import OpenPremiumTierUser, TierUser
+from trademate_load.verdict import EXIT_BREACH, EXIT_PASS
 
 OPEN = """
 name: t

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from trademate_load.sla import EXIT_MEANINGS
+from trademate_load.verdict import EXIT_MEANINGS
 from trademate_load.workers import LOST_STATES, describe_lost
 
 _ROWS = (  # (label, how to read the figure from a tier's summary, check name or None, unit)

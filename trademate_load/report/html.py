@@ -19,7 +19,7 @@ import jinja2
 import pandas as pd
 
 from trademate_load.report import charts
-from trademate_load.sla import EXIT_MEANINGS
+from trademate_load.verdict import EXIT_MEANINGS
 from trademate_load.workers import LOST_STATES, describe_lost
 
 TEMPLATE = "report.html.j2"
