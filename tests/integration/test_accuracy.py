@@ -24,7 +24,6 @@ import pytest
 import requests
 
 from tests.conftest import ROOT, run_locust, target
-from tests.integration.busy_generator import BUSY_MS
 from trademate_api.faults import Z_99, random_stream
 from trademate_load.launcher import LOCUSTFILE, free_port, reference_api
 from trademate_load.sla import PERCENTILE_METHOD
@@ -32,6 +31,7 @@ from trademate_load.sla import PERCENTILE_METHOD
 pytestmark = pytest.mark.integration
 SLA_FILE = ROOT / "profiles" / "sla.yaml"
 BUSY_GENERATOR = Path(__file__).with_name("busy_generator.py")
+BUSY_MS = 300.0
 Z_9995 = 3.2905267314919255  # two-sided 99.9%
 
 
@@ -156,7 +156,7 @@ def test_service_and_corrected_latency_agree_when_the_target_is_healthy(workdir)
     assert premium["rps"] >= 0.95 * premium["target_rps"] and premium["dropped"] == 0
 
 
-def test_a_busy_generator_is_not_counted_as_the_targets_time(workdir):
+def test_a_busy_generator_is_not_counted_as_the_targets_time(workdir, monkeypatch):
     """The generator's loop is kept busy 300 ms a second while requests are in flight (about two at a time at
     100 req/s against a fixed 20 ms): Locust's clock, which stops when the loop gets round to reading a response,
     counts that wait; the samples' service time ends when the kernel received the response, so it stays the
@@ -166,6 +166,7 @@ def test_a_busy_generator_is_not_counted_as_the_targets_time(workdir):
         "name: busy\nrun_time: 12s\nwarmup: 0s\nspawn_rate: 50\n"
         "tiers:\n  premium: {users: 50, rps: 100, plans: {ELITE: 3, BLACK: 1}}\n",
     )
+    monkeypatch.setenv("BUSY_MS", str(BUSY_MS))  # read by busy_generator.py in the locust subprocess
     locustfiles = f"{LOCUSTFILE},{BUSY_GENERATOR}"
     proc, run_dir, served = faulty_run(
         workdir,

@@ -15,6 +15,7 @@ import greenlet
 import pytest
 from geventhttpclient import HTTPClient
 from geventhttpclient.connectionpool import ConnectionPool
+from locust.contrib.fasthttp import LocustBadStatusCode
 
 from trademate_load import connections
 
@@ -90,16 +91,16 @@ def test_a_pooled_connection_is_handed_out_without_yielding_to_other_greenlets(c
     pooled.return_socket(sock)
 
 
-def test_a_connection_the_server_closed_is_not_handed_out_again(server_port):
+def test_a_connection_with_unread_bytes_or_closed_is_not_handed_out_again(server_port):
     connections.install()
     pool = ConnectionPool("127.0.0.1", server_port, "127.0.0.1", server_port, size=1)
     sock = pool.get_socket()
     assert pool._is_socket_alive(sock)
-    peer = gevent.socket.socket()  # a second connection the test closes from the client side instead
+    peer = gevent.socket.socket()  # a connection whose answer is left unread, then closed
     peer.connect(("127.0.0.1", server_port))
     peer.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
     gevent.sleep(DELAY_S * 5)
-    assert not pool._is_socket_alive(peer)  # readable while idle: an answer nobody asked for, or a FIN
+    assert not pool._is_socket_alive(peer)  # readable while idle: bytes nobody asked for, as a FIN would be
     peer.close()
     assert not pool._is_socket_alive(peer)  # closed
     assert not pool._is_socket_alive(None)
@@ -134,12 +135,10 @@ def test_without_an_answer_the_time_locust_measured_is_kept(client):
     assert connections.service_ms(time.time() - 1.0, 1000.0, timeout) == 1000.0  # ...but the request had no answer
     assert connections.service_ms(time.time(), 5.0, None) == 5.0  # and it was used up
 
-    class BadStatus(Exception):  # geventhttpclient's error for a 4xx/5xx answer carries its code
-        code = 503
-
     started = time.time()
     assert client.get("/").read() == b"ok"
-    assert connections.service_ms(started, 10_000.0, BadStatus()) < 10_000.0  # an error status is an answer
+    bad_status = LocustBadStatusCode("http://127.0.0.1/", code=503)  # what FastHttpUser fails a 5xx answer with
+    assert connections.service_ms(started, 10_000.0, bad_status) < 10_000.0  # an error status is an answer
 
 
 def test_bytes_received_before_the_request_started_are_not_its_answer(client):
