@@ -4,12 +4,13 @@
 
 Locust runs on one core and the target on another (``taskset``; ``scripts/bench_target.py``, a trivial
 keep-alive HTTP server far faster than Locust, except for the accuracy runs, which use the reference API).
-Variants are compared in interleaved rounds (the order rotating each round) and each ratio is the median of
-the rounds' ratios, since runs of this length vary about 10% here.
+Each ratio is the median of the rounds' ratios.
 
-1. Collector throughput: flat-out FastHttpUsers with the suite's collector (listener and Parquet spiller)
-   against plain FastHttpUser with no listener, and a naive tuple-append listener for reference. Goal >= 0.95.
-   Beside it the CPU seconds per request of the two, which a noisy machine disturbs less than throughput.
+1. Collector throughput: flat-out FastHttpUsers with the suite's collector (listener, Parquet spiller and the
+   suite's connections) against plain FastHttpUser with no listener, and a naive tuple-append listener for
+   reference. Goal >= 0.95. The variants take turns in half-second phases within one Locust process
+   (scripts/bench_locustfile.py), since separate runs of one variant differed by up to 60% here. Beside it
+   the CPU per request suite/plain, and of the collector and the connections each alone.
 2. Paced p99: the suite's locustfile at 1500 req/s (150 paced users) against one unpaced connection sending
    back to back, both on the trivial target, p99 of service time as the suite records it (to the kernel's
    receipt of the response: see trademate_load/connections.py). Goal <= 2x.
@@ -52,31 +53,36 @@ from bench_common import (
 from trademate_load.sla import PERCENTILE_METHOD
 
 FLAT_OUT_USERS = 10
+PHASE_S = 0.5
 PACED = {"shared": (100, 1000), "premium": (50, 500)}
 WARMUP_S = 2.0
 
 
-def flat_out(host: str, variant: str, seconds: int, work: Path, users: int = FLAT_OUT_USERS) -> dict:
-    """One flat-out run of scripts/bench_locustfile.py after its warm-up: req/s, CPU seconds per request, and
-    for the suite the samples' service p99."""
-    stats, out = work / f"stats-{variant}-{users}.json", work / f"samples-{variant}-{users}.parquet"
+def flat_out(host: str, variants: list[str], seconds: float, work: Path, users: int = FLAT_OUT_USERS) -> dict:
+    """One flat-out run of scripts/bench_locustfile.py, ``variants`` taking turns in PHASE_S phases for about
+    ``seconds`` each after the warm-up: per variant req/s and CPU microseconds per request, and the suite's
+    samples' service p99."""
+    stats, out = work / f"stats-{users}.json", work / f"samples-{users}.parquet"
+    run_s = WARMUP_S + seconds * len(variants) + PHASE_S
     cmd = [
         *pin(generator_core()), sys.executable, "-m", "locust", "-f", str(SCRIPTS / "bench_locustfile.py"),
-        "--headless", "--only-summary", "-u", str(users), "-r", str(users), "-t", f"{seconds}s", "--host", host,
-        "--loglevel", "WARNING",
+        "--headless", "--only-summary", "-u", str(users), "-r", str(users), "-t", f"{math.ceil(run_s)}s",
+        "--host", host, "--loglevel", "WARNING",
     ]  # fmt: skip
-    env = {"BENCH_VARIANT": variant, "BENCH_OUT": str(out), "BENCH_STATS": str(stats), "BENCH_WARMUP_S": "2"}
+    env = {
+        "BENCH_PHASES": ",".join(variants), "BENCH_PHASE_S": str(PHASE_S), "BENCH_WARMUP_S": str(WARMUP_S),
+        "BENCH_OUT": str(out), "BENCH_STATS": str(stats),
+    }  # fmt: skip
     subprocess.run(cmd, check=True, capture_output=True, env={**os.environ, "PYTHONPATH": str(ROOT), **env}, cwd=ROOT)
-    measured = json.loads(stats.read_text())
     result = {
-        "rps": measured["requests"] / measured["wall_s"],
-        "cpu_us": measured["cpu_s"] / measured["requests"] * 1e6,
+        variant: {"rps": m["requests"] / m["wall_s"], "cpu_us": m["cpu_s"] / m["requests"] * 1e6}
+        for variant, m in json.loads(stats.read_text()).items()
     }
-    if variant == "suite":
+    if "suite" in result:
         frame = pd.read_parquet(out, columns=["ts", "latency_ms"])
         steady = frame[frame["ts"] >= frame["ts"].min() + WARMUP_S]
-        result["p99_ms"] = float(np.percentile(steady["latency_ms"], 99, method=PERCENTILE_METHOD))
-        out.unlink()
+        result["suite"]["p99_ms"] = float(np.percentile(steady["latency_ms"], 99, method=PERCENTILE_METHOD))
+    out.unlink(missing_ok=True)
     return result
 
 
@@ -170,27 +176,28 @@ def main() -> None:
     parser.add_argument("--skip-accuracy", action="store_true", help="skip the two runs against the reference API")
     args = parser.parse_args()
     print(f"Load generator benchmarks: Locust on core {generator_core()}, target on another; {args.rounds} rounds")
-    variants = ["plain", "suite", "naive"]
-    ratios: dict[str, list[float]] = {"suite": [], "naive": [], "paced": []}
-    plain_rps, cpu_ratios, paced_runs, single_runs = [], [], [], []
+    variants = ["plain", "suite", "naive", "collector", "connections"]
+    ratios: dict[str, list[float]] = {"paced": []}
+    cpu_ratios: dict[str, list[float]] = {}
+    plain_rps, paced_runs, single_runs = [], [], []
     with tempfile.TemporaryDirectory(prefix="trademate-bench-") as tmp, trivial_target() as host:
         work = Path(tmp)
         for r in range(args.rounds):
-            order = variants[r % 3 :] + variants[: r % 3]
-            runs = {v: flat_out(host, v, args.seconds, work) for v in order}
-            rps = {v: run["rps"] for v, run in runs.items()}
-            plain_rps.append(rps["plain"])
-            cpu_ratios.append(runs["suite"]["cpu_us"] / runs["plain"]["cpu_us"])
-            ratios["suite"].append(rps["suite"] / rps["plain"])
-            ratios["naive"].append(rps["naive"] / rps["plain"])
+            order = variants[r % len(variants) :] + variants[: r % len(variants)]
+            runs = flat_out(host, order, args.seconds, work)
+            plain_rps.append(runs["plain"]["rps"])
+            for v in variants[1:]:
+                ratios.setdefault(v, []).append(runs[v]["rps"] / runs["plain"]["rps"])
+                cpu_ratios.setdefault(v, []).append(runs[v]["cpu_us"] / runs["plain"]["cpu_us"])
             pair = [("paced", lambda: paced(host, args.seconds, work)),
-                    ("single", lambda: flat_out(host, "suite", args.seconds, work, users=1))]  # fmt: skip
+                    ("single", lambda: flat_out(host, ["suite"], args.seconds, work, users=1)["suite"])]  # fmt: skip
             got = dict((name, run()) for name, run in (pair if r % 2 == 0 else pair[::-1]))
             paced_runs.append(got["paced"])
             single_runs.append(got["single"])
             ratios["paced"].append(got["paced"]["p99_ms"] / got["single"]["p99_ms"])
             print(
-                f"round {r + 1}: req/s " + ", ".join(f"{v} {rps[v]:.0f}" for v in variants)
+                f"round {r + 1}: plain {runs['plain']['rps']:.0f} req/s, "
+                + ", ".join(f"{v} {ratios[v][-1]:.3f}x (CPU {cpu_ratios[v][-1]:.3f}x)" for v in variants[1:])
                 + f"; paced p99 {got['paced']['p99_ms']:.2f} ms ({got['paced']['rps']:.0f} req/s, "
                 f"CPU {got['paced']['cpu']:.0%}) vs single connection p99 {got['single']['p99_ms']:.2f} ms",
                 flush=True,
@@ -206,8 +213,10 @@ def main() -> None:
     print("-" * 120)
     print(
         f"{'collector throughput / plain FastHttpUser':<58} {med(ratios['suite']):>8.3f}x  {'>= 0.95':<8} "
-        f"plain {med(plain_rps):.0f} req/s; naive tuple listener {med(ratios['naive']):.3f}x; "
-        f"CPU per request suite/plain {med(cpu_ratios):.3f}x"
+        f"plain {med(plain_rps):.0f} req/s; CPU per request suite/plain {med(cpu_ratios['suite']):.3f}x: "
+        f"collector alone {med(cpu_ratios['collector']):.3f}x, "
+        f"connections alone {med(cpu_ratios['connections']):.3f}x; "
+        f"naive tuple listener {med(ratios['naive']):.3f}x"
     )
     print(
         f"{'paced p99 at 1500 req/s / unpaced single connection p99':<58} {med(ratios['paced']):>8.2f}x  {'<= 2':<8} "

@@ -1,29 +1,45 @@
-"""Flat-out FastHttpUsers for ``scripts/bench_generator.py``, with or without a request listener.
+"""Flat-out FastHttpUsers for ``scripts/bench_generator.py``, the suite's collector switched in and out.
 
-    BENCH_VARIANT=plain|naive|suite BENCH_OUT=samples.parquet locust -f scripts/bench_locustfile.py ...
+    BENCH_PHASES=plain,suite BENCH_STATS=stats.json BENCH_OUT=s.parquet locust -f scripts/bench_locustfile.py ...
 
-``plain``: no listener of ours (Locust's own statistics only). ``naive``: a listener appending one tuple per
-request to a list. ``suite``: the suite's collector with its spiller writing ``BENCH_OUT`` (Parquet row
-groups every few seconds, as in a real run) and the suite's connections (kernel receive timestamps). Every
-user sends GET requests back to back, carrying the tier and plan context the suite's users carry.
+Every user sends GET requests back to back, carrying the tier and plan context the suite's users carry. After
+``BENCH_WARMUP_S`` the process runs the variants named in ``BENCH_PHASES`` in turn, ``BENCH_PHASE_S`` each, over
+and over, on the same users and connections, so that whatever else the machine does falls on every variant
+alike (runs of the same variant in separate processes differed by up to 60% in CPU per request here):
 
-Every variant also writes ``BENCH_STATS`` (JSON): requests, wall seconds and CPU seconds of this process (all
-its threads) from ``BENCH_WARMUP_S`` after the test starts until it stops, read from Locust's own request
-count and ``time.process_time()``, so no request listener is involved in measuring.
+- ``plain``: no listener of ours, geventhttpclient's own connections (Locust's statistics only).
+- ``naive``: a listener appending one tuple per request to a list.
+- ``suite``: the suite's collector on ``events.request`` and the suite's connections (the pool's check without
+  gevent's yield; kernel receive timestamps, read with ``recvmsg``). The collector's buffer is written to
+  ``BENCH_OUT`` as Parquet row groups as the spiller would (every ``SPILL_INTERVAL_S`` of collecting, or at
+  ``SPILL_ROWS``), at the end of a phase that collected, and counted in it.
+- ``collector``: the suite's collector with geventhttpclient's own connections; ``connections``: the suite's
+  connections without the collector. The two parts of ``suite``'s cost, apart.
+
+The connections are opened as the suite's; outside suite phases each is turned back into a plain gevent
+socket with kernel timestamps off (its class swapped: the two share their layout). ``BENCH_STATS`` (JSON) gets,
+per variant, the requests (Locust's own count), wall seconds and CPU seconds of this process (all its threads)
+summed over its phases: no request listener is involved in measuring. A phase cut short by the end of the test
+is left out.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import socket
 import time
+import weakref
 from pathlib import Path
 
 import gevent
+import gevent.socket
+from gevent.event import Event
+from geventhttpclient.connectionpool import ConnectionPool
 from locust import FastHttpUser, constant, events, task
 
 from trademate_load import connections
-from trademate_load.collector import Collector, Spiller
+from trademate_load.collector import SPILL_INTERVAL_S, SPILL_ROWS, Collector
 from trademate_load.samples import SampleStore
 
 
@@ -39,56 +55,113 @@ class FlatOut(FastHttpUser):
         self.client.get("/api/v1/portfolio", name="GET /api/v1/portfolio")
 
 
-def register_naive(environment) -> None:
-    rows: list[tuple] = []
-
-    def on_request(request_type, name, response_time, response_length, exception=None, context=None, **kwargs):
-        rows.append((kwargs.get("start_time"), request_type, name, response_time, response_length, exception, context))
-
-    environment.events.request.add_listener(on_request)
-
-
-def register_suite(environment) -> None:
-    connections.install()
-    collector = Collector()
-    store = SampleStore(Path(os.environ["BENCH_OUT"]))
-    spiller = Spiller(collector, store)
-    environment.events.request.add_listener(collector.on_request)
-    environment.events.test_start.add_listener(lambda **_kw: spiller.start())
-
-    def finish(**_kwargs) -> None:
-        spiller.stop()
-        store.write(collector.drain())
-        store.close()
-
-    environment.events.quitting.add_listener(finish)
+VARIANTS = {  # name: (request listener, the suite's connections)
+    "plain": (None, False),
+    "naive": ("naive", False),
+    "suite": ("collector", True),
+    "collector": ("collector", False),
+    "connections": (None, True),
+}
 
 
-def register_measure(environment) -> None:
-    marks: dict[str, tuple[float, float, int]] = {}
+class Phases:
+    """Switches the process between the variants and sums requests, wall and CPU seconds per variant."""
 
-    def mark(name: str) -> None:
-        marks[name] = (time.monotonic(), time.process_time(), environment.stats.total.num_requests)
+    def __init__(self, environment, variants: list[str], phase_s: float, warmup_s: float, out: Path):
+        self.environment, self.variants, self.phase_s, self.warmup_s = environment, variants, phase_s, warmup_s
+        self.collector, self.store = Collector(), SampleStore(out)
+        self.naive_rows: list[tuple] = []
+        self.totals = {variant: {"requests": 0, "wall_s": 0.0, "cpu_s": 0.0} for variant in variants}
+        self.sockets: weakref.WeakSet = weakref.WeakSet()
+        self.listener, self.variant = None, "plain"
+        self.stopping = Event()
+        self.greenlet: gevent.Greenlet | None = None
+        self.plain_check = ConnectionPool._is_socket_alive
+        connections.install()
+        self.suite_check = ConnectionPool._is_socket_alive
+        create = ConnectionPool._create_tcp_socket
 
-    def start(**_kwargs) -> None:
-        gevent.spawn_later(float(os.environ.get("BENCH_WARMUP_S", "2")), mark, "start")
+        def create_tracked(pool, *args):
+            sock = create(pool, *args)
+            self.sockets.add(sock)
+            self._use_sockets(VARIANTS[self.variant][1], [sock])
+            return sock
 
-    def stop(**_kwargs) -> None:
-        mark("stop")
-        (wall0, cpu0, n0), (wall1, cpu1, n1) = marks["start"], marks["stop"]
-        stats = {"requests": n1 - n0, "wall_s": wall1 - wall0, "cpu_s": cpu1 - cpu0}
-        Path(os.environ["BENCH_STATS"]).write_text(json.dumps(stats))
+        ConnectionPool._create_tcp_socket = create_tracked
+        self.switch("plain")
 
-    environment.events.test_start.add_listener(start)
-    environment.events.test_stop.add_listener(stop)
+    def naive(self, request_type, name, response_time, response_length, exception=None, context=None, **kwargs):
+        self.naive_rows.append(
+            (kwargs.get("start_time"), request_type, name, response_time, response_length, exception, context)
+        )
+
+    def _use_sockets(self, suite: bool, sockets) -> None:
+        if not connections.KERNEL_TIMESTAMPS:
+            return
+        for sock in sockets:
+            sock.__class__ = connections.TimestampedSocket if suite else gevent.socket.socket
+            sock.setsockopt(socket.SOL_SOCKET, connections.SO_TIMESTAMPNS, int(suite))
+
+    def switch(self, variant: str) -> None:
+        listener, suite_connections = VARIANTS[variant]
+        request = self.environment.events.request
+        if self.listener is not None:
+            request.remove_listener(self.listener)
+        self.listener = {None: None, "naive": self.naive, "collector": self.collector.on_request}[listener]
+        if self.listener is not None:
+            request.add_listener(self.listener)
+        ConnectionPool._is_socket_alive = self.suite_check if suite_connections else self.plain_check
+        self._use_sockets(suite_connections, list(self.sockets))
+        self.variant = variant
+
+    def mark(self) -> tuple[float, float, int]:
+        return time.monotonic(), time.process_time(), self.environment.stats.total.num_requests
+
+    def run(self) -> None:
+        if self.stopping.wait(self.warmup_s):
+            return
+        collected_s, phase = 0.0, 0
+        while True:
+            variant = self.variants[phase % len(self.variants)]
+            self.switch(variant)
+            start = self.mark()
+            if self.stopping.wait(self.phase_s):
+                return
+            if self.listener == self.collector.on_request:
+                collected_s += self.phase_s
+                if len(self.collector.buffer) >= SPILL_ROWS or collected_s >= SPILL_INTERVAL_S:
+                    gevent.get_hub().threadpool.apply(self.store.write, (self.collector.drain(),))
+                    collected_s = 0.0
+            end = self.mark()
+            totals = self.totals[variant]
+            totals["wall_s"] += end[0] - start[0]
+            totals["cpu_s"] += end[1] - start[1]
+            totals["requests"] += end[2] - start[2]
+            phase += 1
+
+    def start(self, **_kwargs) -> None:
+        self.greenlet = gevent.spawn(self.run)
+
+    def stop(self, **_kwargs) -> None:
+        self.stopping.set()
+        if self.greenlet is not None:
+            self.greenlet.join()
+        Path(os.environ["BENCH_STATS"]).write_text(json.dumps(self.totals))
+
+    def quit(self, **_kwargs) -> None:
+        self.store.write(self.collector.drain())
+        self.store.close()
 
 
 @events.init.add_listener
 def _init(environment, **_kwargs) -> None:
-    if os.environ.get("BENCH_STATS"):
-        register_measure(environment)
-    variant = os.environ.get("BENCH_VARIANT", "plain")
-    if variant == "naive":
-        register_naive(environment)
-    elif variant == "suite":
-        register_suite(environment)
+    phases = Phases(
+        environment,
+        os.environ.get("BENCH_PHASES", "plain").split(","),
+        float(os.environ.get("BENCH_PHASE_S", "0.5")),
+        float(os.environ.get("BENCH_WARMUP_S", "2")),
+        Path(os.environ["BENCH_OUT"]),
+    )
+    environment.events.test_start.add_listener(phases.start)
+    environment.events.test_stop.add_listener(phases.stop)
+    environment.events.quitting.add_listener(phases.quit)

@@ -17,7 +17,8 @@ In the DataFrames built here (:func:`normalize`, :func:`read_parquet`) the str c
 
 In memory a sample takes 35 bytes in ``array`` columns, none of them objects the garbage collector tracks:
 ``ts`` and ``latency_ms`` as float64, the lateness ``ts - intended_ts`` as float32 seconds, ``db_ms`` as
-whole microseconds (uint32), status (uint16), bytes (uint32), ok and cache packed in one byte, and two
+float32 (NaN when not reported; rounded to the microsecond when converted), status (uint16), bytes (uint32),
+ok and cache packed in one byte, and two
 uint16 codes: one for the (tier, plan, endpoint, worker) combination, interned in a table shared by every
 buffer of a collector, and one for the error text, interned per buffer. ``latency_co_ms`` is derived when
 a buffer is converted. :class:`SampleStore` appends each converted buffer to ``samples.parquet`` as a row
@@ -74,7 +75,6 @@ SCHEMA = pa.schema(
 OK_FLAG = 1
 CACHE_FLAGS = {"HIT": 4, "MISS": 2}  # bits 1-2 of the flags byte: 0 not reported, 1 miss, 2 hit
 _CACHE_NAMES = pa.array([None, "miss", "hit", None])  # indexed by flags >> 1
-NO_DB = 0xFFFFFFFF  # db_us when the response reported no DB time
 MAX_CODE = 0xFFFF
 OVERFLOW_CODES = 4096  # key codes kept for the overflow names once the table nears MAX_CODE
 OVERFLOW_NAME = "(too many endpoint names)"
@@ -90,30 +90,22 @@ READ_SCHEMA = pa.schema(  # string columns read as dictionaries: categorical in 
 )
 
 
-def server_timing_db_us(header: str | None) -> int:
-    """The ``db;dur=`` figure of a Server-Timing header in whole microseconds, NO_DB when absent."""
-    if not header:
-        return NO_DB
-    start = header.find("db;dur=")
-    if start < 0:
-        return NO_DB
-    start += 7
-    end = len(header)
-    for separator in ",;":
-        found = header.find(separator, start)
-        if 0 <= found < end:
-            end = found
-    try:
-        value = float(header[start:end])
-    except ValueError:
-        return NO_DB
-    return round(value * 1000.0) if 0.0 <= value < 4e6 else NO_DB
-
-
 def server_timing_db_ms(header: str | None) -> float:
-    """The ``db;dur=`` figure of a Server-Timing header in ms (to the microsecond), NaN when absent."""
-    us = server_timing_db_us(header)
-    return math.nan if us == NO_DB else us / 1000.0
+    """The ``db;dur=`` figure of a Server-Timing header in ms, NaN when absent or not a duration."""
+    if not header:
+        return math.nan
+    start = header.rfind("db;dur=")
+    if start < 0:
+        return math.nan
+    text = header[start + 7 :]
+    try:
+        value = float(text)  # the reference API puts db last: nothing follows its figure
+    except ValueError:
+        try:
+            value = float(text.split(",", 1)[0].split(";", 1)[0])
+        except ValueError:
+            return math.nan
+    return value if 0.0 <= value < 1e9 else math.nan
 
 
 def cache_code(header: str | None) -> int:
@@ -153,7 +145,7 @@ class SampleBuffer:
 
     __slots__ = (
         "_error_codes",
-        "db_us",
+        "db_ms",
         "dropped",
         "error",
         "errors",
@@ -166,14 +158,14 @@ class SampleBuffer:
         "status",
         "ts",
     )
-    _COLUMNS = ("ts", "late_s", "latency_ms", "db_us", "status", "nbytes", "flags", "key", "error")
+    _COLUMNS = ("ts", "late_s", "latency_ms", "db_ms", "status", "nbytes", "flags", "key", "error")
 
     def __init__(self, keys: KeyTable | None = None) -> None:
         self.keys = keys if keys is not None else KeyTable()
         self.ts = array("d")
         self.late_s = array("f")
         self.latency_ms = array("d")
-        self.db_us = array("I")
+        self.db_ms = array("f")  # NaN: not reported
         self.status = array("H")
         self.nbytes = array("I")
         self.flags = array("B")
@@ -208,14 +200,14 @@ class SampleBuffer:
         latency_ms: float,
         nbytes: int,
         error: str | None,
-        db_us: int = NO_DB,
+        db_ms: float = math.nan,
         cache_flag: int = 0,
     ) -> None:
         """One sample (the collector inlines these appends on its hot path)."""
         self.ts.append(ts)
         self.late_s.append(ts - intended_ts)
         self.latency_ms.append(latency_ms)
-        self.db_us.append(db_us)
+        self.db_ms.append(db_ms)
         self.status.append(min(status, MAX_CODE))
         self.nbytes.append(min(nbytes, 0xFFFFFFFF))
         self.flags.append(cache_flag | (OK_FLAG if ok else 0))
@@ -278,7 +270,7 @@ class SampleBuffer:
         ts = np.frombuffer(self.ts, dtype=np.float64)
         late = np.frombuffer(self.late_s, dtype=np.float32).astype(np.float64)
         latency = np.frombuffer(self.latency_ms, dtype=np.float64)
-        db_us = np.frombuffer(self.db_us, dtype=np.uint32)
+        db_ms = np.frombuffer(self.db_ms, dtype=np.float32).astype(np.float64).round(3)  # to the microsecond
         flags = np.frombuffer(self.flags, dtype=np.uint8)
         key = pa.array(np.frombuffer(self.key, dtype=np.uint16))
         keys = self.keys.keys
@@ -286,7 +278,6 @@ class SampleBuffer:
         def by_key(i: int) -> pa.Array:
             return pa.array([k[i] for k in keys] or [""], type=pa.string()).take(key)
 
-        db_ms = db_us.astype(np.float64) / 1000.0
         columns = {
             "ts": pa.array(ts),
             "intended_ts": pa.array(ts - late),
@@ -301,7 +292,7 @@ class SampleBuffer:
             "error": pa.array([None, *self.errors], type=pa.string()).take(
                 pa.array(np.frombuffer(self.error, dtype=np.uint16))
             ),
-            "db_ms": pa.array(db_ms, mask=db_us == NO_DB),
+            "db_ms": pa.array(db_ms, mask=np.isnan(db_ms)),
             "cache": _CACHE_NAMES.take(pa.array(flags >> 1)),
             "worker": by_key(3),
         }
