@@ -60,7 +60,8 @@ def _is_socket_alive(_pool: ConnectionPool, sock: gevent.socket.socket | None) -
     if sock is None:
         return False
     try:
-        return sock.fileno() >= 0 and not _select([sock], [], [], 0.0)[0]
+        fd = sock.fileno()  # select() given the socket would call its Python fileno() again
+        return fd >= 0 and not _select((fd,), (), (), 0.0)[0]
     except (OSError, ValueError):
         return False
 
