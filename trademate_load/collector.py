@@ -118,6 +118,8 @@ class Collector:
         context: dict | None = None,
         exception: BaseException | None = None,
         start_time: float | None = None,
+        request_type: str = "",  # named though unused, like url: binding them costs less than
+        url: str | None = None,  # gathering them into **_kwargs (0.25 us a request)
         **_kwargs,
     ) -> None:
         if context:
