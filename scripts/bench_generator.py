@@ -60,8 +60,8 @@ WARMUP_S = 2.0
 
 def flat_out(host: str, variants: list[str], seconds: float, work: Path, users: int = FLAT_OUT_USERS) -> dict:
     """One flat-out run of scripts/bench_locustfile.py, ``variants`` taking turns in PHASE_S phases for about
-    ``seconds`` each after the warm-up: per variant req/s and CPU microseconds per request, and the suite's
-    samples' service p99."""
+    ``seconds`` each after the warm-up: per variant req/s and CPU microseconds per request, and when the
+    suite ran alone its samples' service p99 (in turns, the collector's samples mix with the suite's)."""
     stats, out = work / f"stats-{users}.json", work / f"samples-{users}.parquet"
     run_s = WARMUP_S + seconds * len(variants) + PHASE_S
     cmd = [
@@ -78,7 +78,7 @@ def flat_out(host: str, variants: list[str], seconds: float, work: Path, users: 
         variant: {"rps": m["requests"] / m["wall_s"], "cpu_us": m["cpu_s"] / m["requests"] * 1e6}
         for variant, m in json.loads(stats.read_text()).items()
     }
-    if "suite" in result:
+    if variants == ["suite"]:
         frame = pd.read_parquet(out, columns=["ts", "latency_ms"])
         steady = frame[frame["ts"] >= frame["ts"].min() + WARMUP_S]
         result["suite"]["p99_ms"] = float(np.percentile(steady["latency_ms"], 99, method=PERCENTILE_METHOD))

@@ -10,9 +10,9 @@ alike (runs of the same variant in separate processes differed by up to 60% in C
 - ``plain``: no listener of ours, geventhttpclient's own connections (Locust's statistics only).
 - ``naive``: a listener appending one tuple per request to a list.
 - ``suite``: the suite's collector on ``events.request`` and the suite's connections (the pool's check without
-  gevent's yield; kernel receive timestamps, read with ``recvmsg``). The collector's buffer is written to
-  ``BENCH_OUT`` as Parquet row groups as the spiller would (every ``SPILL_INTERVAL_S`` of collecting, or at
-  ``SPILL_ROWS``), at the end of a phase that collected, and counted in it.
+  gevent's yield; kernel receive timestamps, read with ``recvmsg``). The collector's :class:`Spiller` writes
+  its buffer to ``BENCH_OUT`` when due (its interval counted in collecting time), at the end of a phase that
+  collected, so that the write is counted in it.
 - ``collector``: the suite's collector with geventhttpclient's own connections; ``connections``: the suite's
   connections without the collector. The two parts of ``suite``'s cost, apart.
 
@@ -39,7 +39,7 @@ from geventhttpclient.connectionpool import ConnectionPool
 from locust import FastHttpUser, constant, events, task
 
 from trademate_load import connections
-from trademate_load.collector import SPILL_INTERVAL_S, SPILL_ROWS, Collector
+from trademate_load.collector import Collector, Spiller
 from trademate_load.samples import SampleStore
 
 
@@ -70,6 +70,7 @@ class Phases:
     def __init__(self, environment, variants: list[str], phase_s: float, warmup_s: float, out: Path):
         self.environment, self.variants, self.phase_s, self.warmup_s = environment, variants, phase_s, warmup_s
         self.collector, self.store = Collector(), SampleStore(out)
+        self.spiller = Spiller(self.collector, self.store)  # not started: spills when run() says
         self.naive_rows: list[tuple] = []
         self.totals = {variant: {"requests": 0, "wall_s": 0.0, "cpu_s": 0.0} for variant in variants}
         self.sockets: weakref.WeakSet = weakref.WeakSet()
@@ -127,10 +128,10 @@ class Phases:
             start = self.mark()
             if self.stopping.wait(self.phase_s):
                 return
-            if self.listener == self.collector.on_request:
+            if VARIANTS[variant][0] == "collector":
                 collected_s += self.phase_s
-                if len(self.collector.buffer) >= SPILL_ROWS or collected_s >= SPILL_INTERVAL_S:
-                    gevent.get_hub().threadpool.apply(self.store.write, (self.collector.drain(),))
+                if self.spiller.due(collected_s):
+                    self.spiller.spill()
                     collected_s = 0.0
             end = self.mark()
             totals = self.totals[variant]

@@ -23,11 +23,11 @@ from geventhttpclient.header import Headers
 
 from trademate_load.connections import service_ms
 from trademate_load.samples import (
-    CACHE_FLAGS,
     MAX_CODE,
     OK_FLAG,
     SampleBuffer,
     SampleStore,
+    cache_flags,
     server_timing_db_ms,
 )
 
@@ -56,29 +56,18 @@ def scrub_secrets(text: str) -> str:
 
 
 def header_value(headers, name: str) -> str | None:
-    """Response header ``name`` (lower case), its repeated lines joined by ", " as HTTP combines them."""
-    if type(headers) is Headers:  # geventhttpclient's: per lower-cased name a (name, value) pair or a list of them
+    """Response header ``name`` (lower case), its repeated lines joined by ", " as HTTP combines them.
+    geventhttpclient's ``Headers`` (FastHttpUser) is read straight from the dict underneath, which holds per
+    lower-cased name a (name, value) pair or a list of them: its ``get`` lower-cases the name again and, for
+    a header the response lacks, raises and catches a KeyError (a quarter of the collector's time per request
+    in a micro-benchmark)."""
+    if type(headers) is Headers:
         stored = _dict_get(headers, name)
         if stored is None or type(stored) is tuple:
             return stored and stored[1]
         return ", ".join(value for _name, value in stored)
     value = headers.get(name)  # requests' CaseInsensitiveDict (HttpUser) joins repeated lines itself
     return ", ".join(value) if isinstance(value, list) else value
-
-
-def response_marks(headers) -> tuple[float, int]:
-    """What a response's headers tell of the target: DB time in ms (``Server-Timing``, NaN if not reported) and
-    the cache flags (``X-Cache``). FastHttpUser's headers are read straight from the dict underneath, which
-    holds per lower-cased name a (name, value) pair: its ``get`` lower-cases the name and, for a header the
-    response lacks, raises and catches a KeyError: a quarter of the collector's time in a micro-benchmark."""
-    if type(headers) is Headers:
-        timing, cache = _dict_get(headers, "server-timing"), _dict_get(headers, "x-cache")
-        if type(timing) is tuple and type(cache) is tuple:
-            return server_timing_db_ms(timing[1]), CACHE_FLAGS.get(cache[1].upper(), 0)
-    elif headers is None:
-        return math.nan, 0
-    timing, cache = header_value(headers, "server-timing"), header_value(headers, "x-cache")
-    return server_timing_db_ms(timing), CACHE_FLAGS.get(cache.upper(), 0) if cache else 0
 
 
 def describe_error(exception: BaseException | None) -> str | None:
@@ -130,7 +119,12 @@ class Collector:
         key = self._codes.get((tier, plan, name))
         if key is None:
             key = self._key_code(tier, plan, name)
-        db_ms, flags = response_marks(getattr(response, "headers", None))
+        headers = getattr(response, "headers", None)
+        if headers is not None:  # not `if headers`: geventhttpclient's Headers counts its lines in Python
+            db_ms = server_timing_db_ms(header_value(headers, "server-timing"))
+            flags = cache_flags(header_value(headers, "x-cache"))
+        else:
+            db_ms, flags = math.nan, 0
         status = getattr(response, "status_code", 0) or 0
         buffer = self.buffer
         buffer.ts.append(start_time)
@@ -176,13 +170,21 @@ class Spiller:
         self._greenlet = gevent.spawn(self._run)
         return self
 
+    def due(self, since_last_s: float) -> bool:
+        """Whether the buffer should go now, ``since_last_s`` after the last spill."""
+        return len(self.collector.buffer) >= self.max_rows or since_last_s >= self.interval_s
+
+    def spill(self) -> None:
+        """Swap the collector's buffer out and append it to the store on gevent's thread pool; waits for that."""
+        gevent.get_hub().threadpool.apply(self.store.write, (self.collector.drain(),))
+
     def _run(self) -> None:
         last = time.monotonic()
         while not self._stop.wait(self.check_s):
-            if len(self.collector.buffer) >= self.max_rows or time.monotonic() - last >= self.interval_s:
+            if self.due(time.monotonic() - last):
                 last = time.monotonic()
                 try:
-                    gevent.get_hub().threadpool.apply(self.store.write, (self.collector.drain(),))
+                    self.spill()
                 except (OSError, ValueError) as exc:
                     logger.error("could not write samples to %s: %s", self.store.part, exc)
                     self.error = str(exc)

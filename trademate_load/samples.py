@@ -18,9 +18,9 @@ In the DataFrames built here (:func:`normalize`, :func:`read_parquet`) the str c
 In memory a sample takes 35 bytes in ``array`` columns, none of them objects the garbage collector tracks:
 ``ts`` and ``latency_ms`` as float64, the lateness ``ts - intended_ts`` as float32 seconds, ``db_ms`` as
 float32 (NaN when not reported; rounded to the microsecond when converted), status (uint16), bytes (uint32),
-ok and cache packed in one byte, and two
-uint16 codes: one for the (tier, plan, endpoint, worker) combination, interned in a table shared by every
-buffer of a collector, and one for the error text, interned per buffer. ``latency_co_ms`` is derived when
+ok and cache packed in one byte, and two uint16 codes: one for the (tier, plan, endpoint, worker)
+combination, interned in a table shared by every buffer of a collector, and one for the error text,
+interned per buffer. ``latency_co_ms`` is derived when
 a buffer is converted. :class:`SampleStore` appends each converted buffer to ``samples.parquet`` as a row
 group, so a run holds only the samples since the last spill. Nothing here imports locust.
 """
@@ -108,10 +108,14 @@ def server_timing_db_ms(header: str | None) -> float:
     return value if 0.0 <= value < 1e9 else math.nan
 
 
+def cache_flags(header: str | None) -> int:
+    """X-Cache header -> its bits of the flags byte (CACHE_FLAGS; 0 when not reported)."""
+    return CACHE_FLAGS.get(header.upper(), 0) if header else 0
+
+
 def cache_code(header: str | None) -> int:
     """X-Cache header -> 1 hit, 0 miss, -1 not reported."""
-    flag = CACHE_FLAGS.get(header.upper(), 0) if header else 0
-    return (flag >> 1) - 1
+    return (cache_flags(header) >> 1) - 1
 
 
 class KeyTable:
