@@ -6,11 +6,12 @@ Locust runs on one core and the target on another (``taskset``; ``scripts/bench_
 keep-alive HTTP server far faster than Locust, except for the accuracy runs, which use the reference API).
 Each ratio is the median of the rounds' ratios.
 
-1. Collector throughput: flat-out FastHttpUsers with the suite's collector (listener, Parquet spiller and the
-   suite's connections) against plain FastHttpUser with no listener, and a naive tuple-append listener for
-   reference. Goal >= 0.95. The variants take turns in half-second phases within one Locust process
-   (scripts/bench_locustfile.py), since separate runs of one variant differed by up to 60% here. Beside it
-   the CPU per request suite/plain, and of the collector and the connections each alone.
+1. Collector throughput: flat-out FastHttpUsers with the suite's collector (listener, Locust's statistics fed
+   from it in batches, Parquet spiller and the suite's connections) against plain FastHttpUser with no listener
+   of ours (Locust's own statistics listener only), and a naive tuple-append listener for reference. Goal
+   >= 0.95. The variants take turns in half-second phases within one Locust process (scripts/bench_locustfile.py),
+   since separate runs of one variant differed by up to 60% here. Beside it the CPU per request suite/plain, and
+   of the collector and the connections each alone.
 2. Paced p99: the suite's locustfile at 1500 req/s (150 paced users) against one unpaced connection sending
    back to back, both on the trivial target, p99 of service time as the suite records it (to the kernel's
    receipt of the response: see trademate_load/connections.py). Goal <= 2x.

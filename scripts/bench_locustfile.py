@@ -9,10 +9,11 @@ alike (runs of the same variant in separate processes differed by up to 60% in C
 
 - ``plain``: no listener of ours, geventhttpclient's own connections (Locust's statistics only).
 - ``naive``: a listener appending one tuple per request to a list.
-- ``suite``: the suite's collector on ``events.request`` and the suite's connections (the pool's check without
-  gevent's yield; kernel receive timestamps, read with ``recvmsg``). The collector's :class:`Spiller` writes
-  its buffer to ``BENCH_OUT`` when due (its interval counted in collecting time), at the end of a phase that
-  collected, so that the write is counted in it.
+- ``suite``: the suite's collector on ``events.request`` in place of Locust's per-request statistics listener,
+  and the suite's connections (the pool's check without gevent's yield; kernel receive timestamps, read with
+  ``recvmsg``). At the end of a phase that collected, Locust's statistics are fed from the collector's rows
+  (every ``FEED_S`` in the suite, the phase's length here) and the collector's :class:`Spiller` writes its
+  buffer to ``BENCH_OUT`` when due (its interval counted in collecting time), so that both are counted in it.
 - ``collector``: the suite's collector with geventhttpclient's own connections; ``connections``: the suite's
   connections without the collector. The two parts of ``suite``'s cost, apart.
 
@@ -38,7 +39,7 @@ from gevent.event import Event
 from geventhttpclient.connectionpool import ConnectionPool
 from locust import FastHttpUser, constant, events, task
 
-from trademate_load import connections
+from trademate_load import connections, locust_stats
 from trademate_load.collector import Collector, Spiller
 from trademate_load.samples import SampleStore
 
@@ -69,12 +70,15 @@ class Phases:
 
     def __init__(self, environment, variants: list[str], phase_s: float, warmup_s: float, out: Path):
         self.environment, self.variants, self.phase_s, self.warmup_s = environment, variants, phase_s, warmup_s
-        self.collector, self.store = Collector(), SampleStore(out)
+        events = environment.events
+        self.runner_listener = locust_stats.locust_listener(events.request, locust_stats.RUNNER_LISTENER)
+        self.locust_stats = locust_stats.LocustStats(environment.stats)  # not started: fed when run() says
+        self.collector, self.store = Collector(pending=self.locust_stats.rows), SampleStore(out)
         self.spiller = Spiller(self.collector, self.store)  # not started: spills when run() says
         self.naive_rows: list[tuple] = []
         self.totals = {variant: {"requests": 0, "wall_s": 0.0, "cpu_s": 0.0} for variant in variants}
         self.sockets: weakref.WeakSet = weakref.WeakSet()
-        self.listener, self.variant = None, "plain"
+        self.listeners, self.variant = [self.runner_listener], "plain"
         self.stopping = Event()
         self.greenlet: gevent.Greenlet | None = None
         self.plain_check = ConnectionPool._is_socket_alive
@@ -106,11 +110,15 @@ class Phases:
     def switch(self, variant: str) -> None:
         listener, suite_connections = VARIANTS[variant]
         request = self.environment.events.request
-        if self.listener is not None:
-            request.remove_listener(self.listener)
-        self.listener = {None: None, "naive": self.naive, "collector": self.collector.on_request}[listener]
-        if self.listener is not None:
-            request.add_listener(self.listener)
+        for old in self.listeners:
+            request.remove_listener(old)
+        self.listeners = {
+            None: [self.runner_listener],
+            "naive": [self.runner_listener, self.naive],
+            "collector": [self.collector.on_request],
+        }[listener]
+        for new in self.listeners:
+            request.add_listener(new)
         ConnectionPool._is_socket_alive = self.suite_check if suite_connections else self.plain_check
         self._use_sockets(suite_connections, list(self.sockets))
         self.variant = variant
@@ -129,6 +137,7 @@ class Phases:
             if self.stopping.wait(self.phase_s):
                 return
             if VARIANTS[variant][0] == "collector":
+                self.locust_stats.feed()
                 collected_s += self.phase_s
                 if self.spiller.due(collected_s):
                     self.spiller.spill()

@@ -8,6 +8,8 @@ values (see :mod:`trademate_load.samples`: strings become small integer codes) a
 columns of a :class:`~trademate_load.samples.SampleBuffer`. No I/O, no pandas, no locks, no per-request
 objects the garbage collector tracks: the buffer is handed over with ``drain()`` (a swap), as locust-plugins'
 timescale listener does, then shipped to the master (on a worker) or spilled by :class:`Spiller` to Parquet.
+In a Locust process that sends requests, the listener also stands in for Locust's own statistics listener: it
+appends Locust's response time to the rows :mod:`trademate_load.locust_stats` adds to Locust's table in batches.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import logging
 import math
 import re
 import time
+from typing import TYPE_CHECKING
 
 import gevent
 from gevent.event import Event
@@ -30,6 +33,9 @@ from trademate_load.samples import (
     cache_flags,
     server_timing_db_ms,
 )
+
+if TYPE_CHECKING:
+    from trademate_load.locust_stats import PendingRows  # imports locust, which the probe does not load
 
 MAX_ERROR_CHARS = 300
 SPILL_INTERVAL_S = 5.0  # a row group at least this often...
@@ -88,14 +94,18 @@ def describe_error(exception: BaseException | None) -> str | None:
 class Collector:
     """Owns the sample buffer of one Locust process; ``on_request`` is registered on ``events.request``."""
 
-    def __init__(self, worker: str = "local"):
+    def __init__(self, worker: str = "local", pending: PendingRows | None = None):
         self.worker = worker
         self.buffer = SampleBuffer()
-        self._codes: dict[tuple[str, str, str], int] = {}
+        self.pending = pending  # where Locust's own statistics take their rows from, when the suite keeps them
+        self._codes: dict[tuple[str, str, str, str], tuple[int, int]] = {}
 
-    def _key_code(self, tier: str, plan: str, name: str) -> int:
-        code = self._codes[(tier, plan, name)] = self.buffer.keys.code((tier, plan, name, self.worker))
-        return code
+    def _key_codes(self, tier: str, plan: str, name: str, method: str) -> tuple[int, int]:
+        """The sample's key code and Locust's (name, method) entry code for a request of this kind."""
+        key = self.buffer.keys.code((tier, plan, name, self.worker))
+        entry = self.pending.code(name, method) if self.pending is not None else 0
+        codes = self._codes[(tier, plan, name, method)] = (key, entry)
+        return codes
 
     def on_request(
         self,
@@ -107,8 +117,8 @@ class Collector:
         context: dict | None = None,
         exception: BaseException | None = None,
         start_time: float | None = None,
-        request_type: str = "",  # named though unused, like url: binding them costs less than
-        url: str | None = None,  # gathering them into **_kwargs (0.25 us a request)
+        request_type: str = "",
+        url: str | None = None,  # named though unused: binding it costs less than gathering it into **_kwargs
         **_kwargs,
     ) -> None:
         if context:
@@ -116,9 +126,9 @@ class Collector:
             intended = context.get("intended_ts", start_time)
         else:
             tier, plan, intended = "none", "", start_time
-        key = self._codes.get((tier, plan, name))
-        if key is None:
-            key = self._key_code(tier, plan, name)
+        codes = self._codes.get((tier, plan, name, request_type))
+        if codes is None:
+            codes = self._key_codes(tier, plan, name, request_type)
         headers = getattr(response, "headers", None)
         if headers is not None:  # not `if headers`: geventhttpclient's Headers counts its lines in Python
             db_ms = server_timing_db_ms(header_value(headers, "server-timing"))
@@ -133,13 +143,21 @@ class Collector:
         buffer.db_ms.append(db_ms)
         buffer.status.append(status if status < MAX_CODE else MAX_CODE)
         buffer.nbytes.append(response_length if response_length < 0xFFFFFFFF else 0xFFFFFFFF)
+        buffer.key.append(codes[0])
         if exception is None:
             buffer.flags.append(flags | OK_FLAG)
             buffer.error.append(0)
         else:
             buffer.flags.append(flags)
             buffer.error.append(buffer.error_code(describe_error(exception)))
-        buffer.key.append(key)
+        pending = self.pending
+        if pending is not None:
+            pending.ts.append(start_time)
+            pending.response_ms.append(response_time)
+            pending.entry.append(codes[1])
+            pending.nbytes.append(response_length)
+            if exception is not None:
+                pending.log_error(request_type, name, exception)
 
     def count_dropped(self, tier: str, intended_ts: float) -> None:
         """An open-model arrival that was not sent: its generator's in-flight bound was reached."""

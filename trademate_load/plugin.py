@@ -32,7 +32,7 @@ import locust
 from locust.env import Environment
 from locust.runners import STATE_MISSING, WORKER_REPORT_INTERVAL, MasterRunner, WorkerRunner
 
-from trademate_load import __version__, connections
+from trademate_load import __version__, connections, locust_stats
 from trademate_load.collector import Collector, Spiller, scrub_secrets
 from trademate_load.credentials import AccountPool, read_credentials
 from trademate_load.live import SETTLE_S, LiveBoard, LiveFeed, LiveRun
@@ -126,7 +126,9 @@ class Suite:
         self.shipped = 0  # worker: samples shipped to the master so far
         runner = environment.runner
         self.is_worker = isinstance(runner, WorkerRunner)
-        self.collector = Collector(worker=runner.client_id if self.is_worker else "local")
+        self.locust_stats = locust_stats.install(environment)  # Locust's statistics, fed from the collector
+        pending = self.locust_stats.rows if self.locust_stats is not None else None
+        self.collector = Collector(worker=runner.client_id if self.is_worker else "local", pending=pending)
         self.run: ActiveRun | None = None
         self._worker_profile: Profile | None = None
         self.last_summary: dict[str, Any] | None = None

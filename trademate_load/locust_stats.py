@@ -1,0 +1,168 @@
+"""Locust's own request statistics, added from the collector's rows in batches instead of one call per request.
+
+Locust counts every request for its statistics (the console table, the web UI, ``--csv``, ``--json``) in a
+listener on ``events.request`` that its ``Runner`` registers: ``StatsEntry.log`` twice per request, about 5.5%
+of the generator's CPU per request at full speed (scripts/bench_generator.py). The suite's collector already
+sees every request, so :func:`install` removes that listener and the collector appends what Locust needs to a
+:class:`PendingRows` (four array appends); :class:`LocustStats` adds those rows to the same ``StatsEntry``
+objects every ``FEED_S`` with numpy, and at once wherever Locust reads them whole: before a worker's report to
+the master (Locust serializes its statistics in that event) and when the test stops or Locust quits. Rows
+pending when the statistics are reset (``--reset-stats``, the web UI's reset) are dropped with them.
+
+The figures are Locust's own, as its listener would have logged them: its ``response_time`` (not the suite's
+service time), its buckets (``locust.stats.bucket_response_time``, replaced or not), requests per second by
+completion time, and the per-second copies its current percentiles are read from. Failures still go to
+Locust's ``log_error`` as they happen (rare, and they need the exception), so for up to ``FEED_S`` Locust's
+failures may run ahead of its request count.
+"""
+
+from __future__ import annotations
+
+from array import array
+
+import gevent
+import locust.stats
+import numpy as np
+from locust.env import Environment
+from locust.runners import MasterRunner, WorkerRunner
+from locust.stats import RequestStats, StatsEntry
+
+FEED_S = 0.5
+ORIGINAL_BUCKETS = locust.stats.bucket_response_time
+# Locust's own listeners, found by name in the pinned version (requirements.txt): the per-request one that
+# this module replaces, and a worker's report, which must find the pending rows added before it runs.
+RUNNER_LISTENER = "Runner.__init__.<locals>.on_request"
+REPORT_LISTENER = "setup_distributed_stats_event_listeners.<locals>.on_report_to_master"
+
+
+class PendingRows:
+    """Requests Locust's statistics have not counted yet, one row each: start (epoch s), Locust's response time
+    (ms), the (name, method) entry's code and the response length; failures are passed on to ``log_error``."""
+
+    __slots__ = ("_codes", "entry", "log_error", "names", "nbytes", "response_ms", "ts")
+
+    def __init__(self, stats: RequestStats):
+        self.ts, self.response_ms, self.entry, self.nbytes = array("d"), array("d"), array("H"), array("q")
+        self.names: list[tuple[str, str]] = []  # code -> (name, method), the key of Locust's StatsEntry
+        self._codes: dict[tuple[str, str], int] = {}
+        self.log_error = stats.log_error
+
+    def code(self, name: str, method: str) -> int:
+        code = self._codes.get((name, method))
+        if code is None:
+            code = self._codes[(name, method)] = len(self.names)
+            self.names.append((name, method))
+        return code
+
+    def take(self) -> tuple[np.ndarray, ...]:
+        """The rows as numpy arrays (ts, response_ms, entry, nbytes); the columns are emptied."""
+        columns = tuple(np.array(column) for column in (self.ts, self.response_ms, self.entry, self.nbytes))
+        self.clear()
+        return columns
+
+    def clear(self) -> None:
+        for column in (self.ts, self.response_ms, self.entry, self.nbytes):
+            del column[:]
+
+
+def buckets(response_ms: np.ndarray) -> np.ndarray:
+    """Locust's histogram keys for these response times: ``bucket_response_time`` of each. Its own rule is
+    applied with numpy below 100 ms (Python's ``round`` of a float and ``rint`` both round half to even), and as
+    Python calls above, where ``round(x, -1)`` is decimal-exact, and wherever a locustfile replaced it."""
+    keys = np.empty(len(response_ms), dtype=np.int64)
+    fast = response_ms < 100 if locust.stats.bucket_response_time is ORIGINAL_BUCKETS else np.zeros(len(keys), bool)
+    keys[fast] = np.rint(response_ms[fast])
+    rest = np.flatnonzero(~fast)
+    keys[rest] = [locust.stats.bucket_response_time(value) for value in response_ms[rest].tolist()]
+    return keys
+
+
+def add_rows(entry: StatsEntry, ends: np.ndarray, response_ms: np.ndarray, nbytes: np.ndarray) -> None:
+    """What ``entry.log(response_ms[i], nbytes[i])`` would have done for each row at its completion time
+    ``ends[i]`` (epoch s): second by second, so that the per-second copy for current percentiles is taken as
+    each second ends, as ``StatsEntry.log`` takes it."""
+    seconds = ends.astype(np.int64)
+    for second in np.unique(seconds).tolist():
+        rows = seconds == second
+        last = entry.last_request_timestamp
+        if entry.use_response_times_cache and last and second > int(last):
+            entry._cache_response_times(second - 1)
+        times = response_ms[rows]
+        count = len(times)
+        entry.num_requests += count
+        entry.num_reqs_per_sec[second] += count
+        entry.last_request_timestamp = max(last or 0.0, float(ends[rows].max()))
+        entry.total_response_time += float(times.sum())
+        low, high = float(times.min()), float(times.max())
+        entry.min_response_time = low if entry.min_response_time is None else min(entry.min_response_time, low)
+        entry.max_response_time = max(entry.max_response_time, high)
+        keys, counts = np.unique(buckets(times), return_counts=True)
+        histogram = entry.response_times
+        for key, n in zip(keys.tolist(), counts.tolist(), strict=True):
+            histogram[key] += n
+        entry.total_content_length += int(nbytes[rows].sum())
+
+
+class LocustStats:
+    """Feeds one process's Locust statistics from :attr:`rows` (the collector appends to them)."""
+
+    def __init__(self, stats: RequestStats):
+        self.stats = stats
+        self.rows = PendingRows(stats)
+        self._greenlet: gevent.Greenlet | None = None
+
+    def feed(self, **_kwargs) -> None:
+        """Add the pending rows to Locust's entries (the total and one per name and method)."""
+        if not len(self.rows.ts):
+            return
+        ts, response_ms, codes, nbytes = self.rows.take()
+        ends = ts + response_ms / 1000.0  # when Locust's listener would have logged each
+        stats = self.stats
+        for code in np.unique(codes).tolist():
+            name, method = self.rows.names[code]
+            entry = stats.get(name, method)
+            rows = codes == code
+            if not entry.num_requests:  # created now or at a failure since: Locust's starts at its first request
+                entry.start_time = min(entry.start_time, float(ends[rows][0]))
+            add_rows(entry, ends[rows], response_ms[rows], nbytes[rows])
+        add_rows(stats.total, ends, response_ms, nbytes)
+
+    def drop(self, **_kwargs) -> None:
+        """The statistics were reset: the pending rows are from before the reset and go with them."""
+        self.rows.clear()
+
+    def _run(self) -> None:
+        while True:
+            gevent.sleep(FEED_S)
+            self.feed()
+
+    def start(self) -> LocustStats:
+        self._greenlet = gevent.spawn(self._run)
+        return self
+
+
+def locust_listener(hook, qualname: str):
+    """Locust's own listener ``qualname`` on ``hook``, or ``None``."""
+    return next((handler for handler in hook._handlers if getattr(handler, "__qualname__", "") == qualname), None)
+
+
+def install(environment: Environment) -> LocustStats | None:
+    """Replace the runner's per-request listener with a :class:`LocustStats`; ``None`` where there is nothing to
+    replace (a master sends no requests; a Locust whose listeners are not found keeps its own)."""
+    events, runner = environment.events, environment.runner
+    runner_listener = locust_listener(events.request, RUNNER_LISTENER)
+    report = locust_listener(events.report_to_master, REPORT_LISTENER)
+    if runner_listener is None or isinstance(runner, MasterRunner) or (isinstance(runner, WorkerRunner) and not report):
+        return None
+    feeder = LocustStats(runner.stats)
+    events.request.remove_listener(runner_listener)
+    if report is not None:  # a worker: the rows go in before Locust serializes its statistics
+        events.report_to_master.remove_listener(report)
+        events.report_to_master.add_listener(feeder.feed)
+        events.report_to_master.add_listener(report)
+    events.test_stop.add_listener(feeder.feed)
+    events.quitting.add_listener(feeder.feed)
+    events.reset_stats.add_listener(feeder.drop)
+    if environment.reset_stats:  # the runner resets as spawning completes, in a listener that runs before this
+        events.spawning_complete.add_listener(feeder.drop)
+    return feeder.start()
