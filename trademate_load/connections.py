@@ -41,9 +41,17 @@ class TimestampedSocket(gevent.socket.socket):
     __slots__ = ()
 
     def recv(self, bufsize: int, flags: int = 0) -> bytes:
-        data, ancillary, _flags, _address = self.recvmsg(bufsize, _ANCILLARY_BYTES, flags)
+        sock = self._sock  # gevent's own recv and recvmsg loop the same way, one call deeper
+        while True:
+            try:
+                data, ancillary, _flags, _address = sock.recvmsg(bufsize, _ANCILLARY_BYTES, flags)
+                break
+            except BlockingIOError:
+                if self.timeout == 0.0:
+                    raise
+            self._wait(self._read_event)
         for level, kind, payload in ancillary:
-            if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS:
+            if kind == SO_TIMESTAMPNS and level == socket.SOL_SOCKET:
                 seconds, nanoseconds = _TIMESPEC.unpack(payload)
                 _received.set(seconds + nanoseconds * 1e-9)
         return data
@@ -59,10 +67,9 @@ def _is_socket_alive(_pool: ConnectionPool, sock: gevent.socket.socket | None) -
     """geventhttpclient's check (an idle keep-alive connection is not readable), without gevent's yield."""
     if sock is None:
         return False
-    try:
-        fd = sock.fileno()  # select() given the socket would call its Python fileno() again
-        return fd >= 0 and not _select((fd,), (), (), 0.0)[0]
-    except (OSError, ValueError):
+    try:  # given the socket underneath, select() asks its C fileno(), not gevent's Python one
+        return not _select((sock._sock,), (), (), 0.0)[0]
+    except (OSError, ValueError):  # closed: a negative descriptor
         return False
 
 
