@@ -129,6 +129,14 @@ class Collector:
         codes = self._codes.get((tier, plan, name, request_type))
         if codes is None:
             codes = self._key_codes(tier, plan, name, request_type)
+        pending = self.pending
+        if pending is not None:  # first, so that Locust counts the request whatever the sample's fate
+            pending.ts.append(start_time)
+            pending.response_ms.append(response_time)
+            pending.entry.append(codes[1])
+            pending.nbytes.append(response_length)
+            if exception is not None:
+                pending.log_error(request_type, name, exception)
         headers = getattr(response, "headers", None)
         if headers is not None:  # not `if headers`: geventhttpclient's Headers counts its lines in Python
             db_ms = server_timing_db_ms(header_value(headers, "server-timing"))
@@ -150,14 +158,6 @@ class Collector:
         else:
             buffer.flags.append(flags)
             buffer.error.append(buffer.error_code(describe_error(exception)))
-        pending = self.pending
-        if pending is not None:
-            pending.ts.append(start_time)
-            pending.response_ms.append(response_time)
-            pending.entry.append(codes[1])
-            pending.nbytes.append(response_length)
-            if exception is not None:
-                pending.log_error(request_type, name, exception)
 
     def count_dropped(self, tier: str, intended_ts: float) -> None:
         """An open-model arrival that was not sent: its generator's in-flight bound was reached."""
