@@ -131,8 +131,8 @@ class Collector:
             codes = self._key_codes(tier, plan, name, request_type)
         pending = self.pending
         if pending is not None:  # first, so that Locust counts the request whatever the sample's fate
-            pending.ts.append(start_time)
             pending.response_ms.append(response_time)
+            pending.ts.append(start_time)
             pending.entry.append(codes[1])
             pending.nbytes.append(response_length)
             if exception is not None:
