@@ -183,11 +183,17 @@ def test_web_ui_form_runs_the_profile_and_a_stop_writes_the_run_directory(api, t
         started = requests.post(f"{web}/swarm", data={"profile": "smoke"}, timeout=5).json()
         assert started["success"] is True, started
         time.sleep(6)
+        table = requests.get(f"{web}/stats/requests", timeout=5).json()  # Locust's own, fed from the collector
+        assert table["total_rps"] > 0 and {row["name"] for row in table["stats"]} >= {"GET /api/v1/portfolio"}
         assert requests.post(f"{web}/stop", timeout=5).json()["success"] is True
         wait_for((tmp_path / "latest" / "summary.json").exists, "run directory after the stop", 30)
         summary = json.loads((tmp_path / "latest" / "summary.json").read_text())
         assert summary["profile"] == "smoke" and summary["tiers"]["premium"]["requests"] > 0
         assert json.loads((tmp_path / "latest" / "run.json").read_text())["interrupted"] is True
+        (total,) = [
+            row for row in requests.get(f"{web}/stats/requests", timeout=5).json()["stats"] if not row["method"]
+        ]
+        assert total["num_requests"] == len(pd.read_parquet(tmp_path / "latest" / "samples.parquet"))
     out = output.read_text()
     assert (
         verdict_line(summary["exit_code"], summary["verdict"]) in out
