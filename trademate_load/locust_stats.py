@@ -77,10 +77,10 @@ def buckets(response_ms: np.ndarray) -> np.ndarray:
     return keys
 
 
-def add_rows(entry: StatsEntry, ends: np.ndarray, response_ms: np.ndarray, nbytes: np.ndarray) -> None:
+def add_rows(entry: StatsEntry, ends: np.ndarray, response_ms: np.ndarray, keys: np.ndarray, nbytes: np.ndarray):
     """What ``entry.log(response_ms[i], nbytes[i])`` would have done for each row at its completion time
-    ``ends[i]`` (epoch s): second by second, so that the per-second copy for current percentiles is taken as
-    each second ends, as ``StatsEntry.log`` takes it."""
+    ``ends[i]`` (epoch s), ``keys`` being the rows' :func:`buckets`: second by second, so that the per-second
+    copy for current percentiles is taken as each second ends, as ``StatsEntry.log`` takes it."""
     seconds = ends.astype(np.int64)
     for second in np.unique(seconds).tolist():
         rows = seconds == second
@@ -96,9 +96,9 @@ def add_rows(entry: StatsEntry, ends: np.ndarray, response_ms: np.ndarray, nbyte
         low, high = float(times.min()), float(times.max())
         entry.min_response_time = low if entry.min_response_time is None else min(entry.min_response_time, low)
         entry.max_response_time = max(entry.max_response_time, high)
-        keys, counts = np.unique(buckets(times), return_counts=True)
         histogram = entry.response_times
-        for key, n in zip(keys.tolist(), counts.tolist(), strict=True):
+        bucket_keys, counts = np.unique(keys[rows], return_counts=True)
+        for key, n in zip(bucket_keys.tolist(), counts.tolist(), strict=True):
             histogram[key] += n
         entry.total_content_length += int(nbytes[rows].sum())
 
@@ -117,6 +117,7 @@ class LocustStats:
             return
         ts, response_ms, codes, nbytes = self.rows.take()
         ends = ts + response_ms / 1000.0  # when Locust's listener would have logged each
+        keys = buckets(response_ms)
         stats = self.stats
         for code in np.unique(codes).tolist():
             name, method = self.rows.names[code]
@@ -124,8 +125,8 @@ class LocustStats:
             rows = codes == code
             if not entry.num_requests:  # created now or at a failure since: Locust's starts at its first request
                 entry.start_time = min(entry.start_time, float(ends[rows][0]))
-            add_rows(entry, ends[rows], response_ms[rows], nbytes[rows])
-        add_rows(stats.total, ends, response_ms, nbytes)
+            add_rows(entry, ends[rows], response_ms[rows], keys[rows], nbytes[rows])
+        add_rows(stats.total, ends, response_ms, keys, nbytes)
 
     def drop(self, **_kwargs) -> None:
         """The statistics were reset: the pending rows are from before the reset and go with them."""
