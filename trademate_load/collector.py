@@ -99,6 +99,7 @@ class Collector:
         self.buffer = SampleBuffer()
         self.pending = pending  # where Locust's own statistics take their rows from, when the suite keeps them
         self._codes: dict[tuple[str, str, str, str], tuple[int, int]] = {}
+        self._untimed_names: set[str] = set()
 
     def _key_codes(self, tier: str, plan: str, name: str, method: str) -> tuple[int, int]:
         """The sample's key code and Locust's (name, method) entry code for a request of this kind."""
@@ -121,6 +122,9 @@ class Collector:
         url: str | None = None,  # named though unused: binding it costs less than gathering it into **_kwargs
         **_kwargs,
     ) -> None:
+        if response_time is None:  # Locust allows it (its num_none_requests), but a sample needs a time
+            self._untimed(request_type, name, response_length, exception)
+            return
         if context:
             tier, plan = context.get("tier", "none"), context.get("plan", "")
             intended = context.get("intended_ts", start_time)
@@ -158,6 +162,16 @@ class Collector:
         else:
             buffer.flags.append(flags)
             buffer.error.append(buffer.error_code(describe_error(exception)))
+
+    def _untimed(self, method: str, name: str, length: int, exception: BaseException | None) -> None:
+        """A request fired without a response time: Locust counts it at once; it is no sample (said once a name)."""
+        if self.pending is not None:
+            self.pending.log_request(method, name, None, length)
+            if exception is not None:
+                self.pending.log_error(method, name, exception)
+        if name not in self._untimed_names:
+            self._untimed_names.add(name)
+            logger.warning("%s %s: events.request fired without a response_time; not kept as a sample", method, name)
 
     def count_dropped(self, tier: str, intended_ts: float) -> None:
         """An open-model arrival that was not sent: its generator's in-flight bound was reached."""

@@ -37,15 +37,16 @@ REPORT_LISTENER = "setup_distributed_stats_event_listeners.<locals>.on_report_to
 
 class PendingRows:
     """Requests Locust's statistics have not counted yet, one row each: start (epoch s), Locust's response time
-    (ms), the (name, method) entry's code and the response length; failures are passed on to ``log_error``."""
+    (ms), the (name, method) entry's code and the response length; failures are passed on to ``log_error`` and a
+    request without a response time to ``log_request``, as they happen."""
 
-    __slots__ = ("_codes", "entry", "log_error", "names", "nbytes", "response_ms", "ts")
+    __slots__ = ("_codes", "entry", "log_error", "log_request", "names", "nbytes", "response_ms", "ts")
 
     def __init__(self, stats: RequestStats):
         self.ts, self.response_ms, self.entry, self.nbytes = array("d"), array("d"), array("H"), array("q")
         self.names: list[tuple[str, str]] = []  # code -> (name, method), the key of Locust's StatsEntry
         self._codes: dict[tuple[str, str], int] = {}
-        self.log_error = stats.log_error
+        self.log_error, self.log_request = stats.log_error, stats.log_request
 
     def code(self, name: str, method: str) -> int:
         code = self._codes.get((name, method))

@@ -141,3 +141,22 @@ def test_locusts_own_listener_is_the_one_replaced():
     feeder = locust_stats.install(environment)
     feeder._greenlet.kill()
     assert environment.events.request._handlers == []
+
+
+def test_a_request_fired_without_a_response_time_is_counted_by_locust_and_kept_out_of_the_samples(clock):
+    environment = Environment()
+    environment.create_local_runner()
+    feeder = locust_stats.install(environment)
+    feeder._greenlet.kill()
+    collector = Collector(pending=feeder.rows)
+    environment.events.request.add_listener(collector.on_request)
+    fire_all(environment, requests_to_fire(n=20), clock)
+    environment.events.request.fire(
+        request_type="WS", name="connect", response_time=None, response_length=0, exception=OSError("refused")
+    )
+    feeder.feed()
+    stats = environment.runner.stats
+    assert (stats.total.num_requests, stats.total.num_none_requests) == (21, 1)
+    assert stats.get("connect", "WS").num_failures == 1
+    frame = collector.drain().to_frame()  # every column as long as the others
+    assert len(frame) == 20 and "connect" not in set(frame["endpoint"])
