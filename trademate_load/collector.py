@@ -112,7 +112,7 @@ class Collector:
         self,
         *,
         name: str,
-        response_time: float,
+        response_time: float | None,
         response_length: int = 0,
         response=None,
         context: dict | None = None,
@@ -164,7 +164,7 @@ class Collector:
             buffer.error.append(buffer.error_code(describe_error(exception)))
 
     def _untimed(self, method: str, name: str, length: int, exception: BaseException | None) -> None:
-        """A request fired without a response time: Locust counts it at once; it is no sample (said once a name)."""
+        """A request fired without a response time: Locust counts it at once; not a sample (a warning once per name)."""
         if self.pending is not None:
             self.pending.log_request(method, name, None, length)
             if exception is not None:
