@@ -139,10 +139,14 @@ def test_lognormal_latency_matches_its_draws_and_its_target(api: FaultyApi):
     served = np.array([r.app_ms for r in replies])
     quantiles = [50, 95, 99]
     want, got = np.percentile(intended, quantiles), np.percentile(served, quantiles)
-    # Server-Timing also holds the handler and the timer's wake-up: about +0.2 ms on a quiet machine (+4% at p50,
-    # +1% at p95 and p99); a machine busy with other work adds a few tenths of a millisecond more, and at p99 (the
-    # 20 slowest of 2000) its stalls have added 3.4 ms to 38 ms. A wrong shape is off by tens of percent.
-    assert np.all(np.abs(got - want) <= np.array([0.03, 0.03, 0.10]) * want + 0.6), f"served {got} for {want}"
+    # Server-Timing also holds the handler and the timer's wake-up, a lateness added to every request: about
+    # +0.2 ms on a quiet machine, +0.8 ms at p50 and p95 alike on a busy one (a CI run failed a 0.6 ms bound so).
+    # The shape is checked with that shift, read at the median, taken off, and the shift must stay small; at p99
+    # (the 20 slowest of 2000) a busy machine's stalls have added 3.4 ms to 38 ms. A wrong shape is off by tens
+    # of percent.
+    shift = got[0] - want[0]
+    assert shift <= 1.5, f"served {got} for {want}: {shift:+.2f} ms at the median"
+    assert np.all(np.abs(got - shift - want) <= np.array([0.0, 0.03, 0.10]) * want + 0.2), f"served {got} for {want}"
     assert np.all(got >= want - 0.05), "a deadline is never served early"
     # The draws themselves: 2000 of them put the sample p99 within about 15% of the true 40 ms (2 sd).
     assert abs(np.percentile(intended, 50) / 5.0 - 1) < 0.06 and abs(np.percentile(intended, 99) / 40.0 - 1) < 0.15
