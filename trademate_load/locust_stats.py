@@ -43,7 +43,8 @@ class PendingRows:
     __slots__ = ("_codes", "entry", "log_error", "log_request", "names", "nbytes", "response_ms", "ts")
 
     def __init__(self, stats: RequestStats):
-        self.ts, self.response_ms, self.entry, self.nbytes = array("d"), array("d"), array("H"), array("q")
+        # entry codes as uint32: a locustfile that names requests by URL can make more than 65,535 of them
+        self.ts, self.response_ms, self.entry, self.nbytes = array("d"), array("d"), array("I"), array("q")
         self.names: list[tuple[str, str]] = []  # code -> (name, method), the key of Locust's StatsEntry
         self._codes: dict[tuple[str, str], int] = {}
         self.log_error, self.log_request = stats.log_error, stats.log_request
@@ -55,14 +56,17 @@ class PendingRows:
             self.names.append((name, method))
         return code
 
+    def _columns(self) -> tuple[array, ...]:
+        return self.ts, self.response_ms, self.entry, self.nbytes
+
     def take(self) -> tuple[np.ndarray, ...]:
         """The rows as numpy arrays (ts, response_ms, entry, nbytes); the columns are emptied."""
-        columns = tuple(np.array(column) for column in (self.ts, self.response_ms, self.entry, self.nbytes))
+        columns = tuple(np.array(column) for column in self._columns())
         self.clear()
         return columns
 
     def clear(self) -> None:
-        for column in (self.ts, self.response_ms, self.entry, self.nbytes):
+        for column in self._columns():
             del column[:]
 
 

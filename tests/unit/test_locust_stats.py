@@ -160,3 +160,16 @@ def test_a_request_fired_without_a_response_time_is_counted_by_locust_and_kept_o
     assert stats.get("connect", "WS").num_failures == 1
     frame = collector.drain().to_frame()  # every column as long as the others
     assert len(frame) == 20 and "connect" not in set(frame["endpoint"])
+
+
+def test_more_request_names_than_a_uint16_holds_are_all_counted(clock):
+    environment = Environment()
+    environment.create_local_runner()
+    feeder = locust_stats.install(environment)
+    feeder._greenlet.kill()
+    collector = Collector(pending=feeder.rows)
+    names = 70_000  # a locustfile naming requests by URL
+    for i in range(names):
+        collector.on_request(request_type="GET", name=f"/item/{i}", response_time=1.0, start_time=1_700_000_000.0)
+    assert len(feeder.rows.entry) == len(collector.buffer) == names
+    assert feeder.rows.names[feeder.rows.entry[-1]] == (f"/item/{names - 1}", "GET")
