@@ -70,8 +70,8 @@ class Phases:
 
     def __init__(self, environment, variants: list[str], phase_s: float, warmup_s: float, out: Path):
         self.environment, self.variants, self.phase_s, self.warmup_s = environment, variants, phase_s, warmup_s
-        events = environment.events
-        self.runner_listener = locust_stats.locust_listener(events.request, locust_stats.RUNNER_LISTENER)
+        request = environment.events.request
+        self.runner_listener = locust_stats.locust_listener(request, locust_stats.RUNNER_LISTENER)
         self.locust_stats = locust_stats.LocustStats(environment.stats)  # not started: fed when run() says
         self.collector, self.store = Collector(pending=self.locust_stats.rows), SampleStore(out)
         self.spiller = Spiller(self.collector, self.store)  # not started: spills when run() says
