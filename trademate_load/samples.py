@@ -20,9 +20,9 @@ In memory a sample takes 35 bytes in ``array`` columns, none of them objects the
 float32 (NaN when not reported; rounded to the microsecond when converted), status (uint16), bytes (uint32),
 ok and cache packed in one byte, and two uint16 codes: one for the (tier, plan, endpoint, worker)
 combination, interned in a table shared by every buffer of a collector, and one for the error text,
-interned per buffer. ``latency_co_ms`` is derived when
-a buffer is converted. :class:`SampleStore` appends each converted buffer to ``samples.parquet`` as a row
-group, so a run holds only the samples since the last spill. Nothing here imports locust.
+interned per buffer. ``latency_co_ms`` is derived when a buffer is converted. :class:`SampleStore` appends
+each converted buffer to ``samples.parquet`` as a row group, so a run holds only the samples since the last
+spill. Nothing here imports locust.
 """
 
 from __future__ import annotations
