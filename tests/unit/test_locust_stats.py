@@ -59,6 +59,19 @@ def clock(monkeypatch):
     return clock
 
 
+def suite_process(**options):
+    """A local Locust process as the suite sets it up: Locust's statistics fed by hand (the test says when, at
+    batch edges that may fall mid-second) from a collector on the request hook."""
+    environment = Environment(**options)
+    environment.create_local_runner()
+    feeder = locust_stats.install(environment)
+    assert feeder is not None
+    feeder._greenlet.kill()
+    collector = Collector(pending=feeder.rows)
+    environment.events.request.add_listener(collector.on_request)
+    return environment, feeder, collector
+
+
 def two_runs(clock, rows):
     """The suite's Locust statistics and Locust's own, from the same requests."""
     clock.now = rows[0][0]  # each run's statistics are created as its first request starts
@@ -66,12 +79,7 @@ def two_runs(clock, rows):
     own.create_local_runner()
     fire_all(own, rows, clock)
     clock.now = rows[0][0]
-    suite = Environment()
-    suite.create_local_runner()
-    feeder = locust_stats.install(suite)
-    assert feeder is not None
-    feeder._greenlet.kill()  # this test feeds by hand, at batch edges that fall mid-second
-    suite.events.request.add_listener(Collector(pending=feeder.rows).on_request)
+    suite, feeder, _ = suite_process()
     fire_all(suite, rows, clock, feeder)
     return suite.runner.stats, own.runner.stats
 
@@ -116,11 +124,7 @@ def test_a_bucket_rule_the_locustfile_replaced_is_followed(clock, monkeypatch):
 
 
 def test_rows_pending_at_a_reset_go_with_it(clock):
-    environment = Environment(reset_stats=True)
-    environment.create_local_runner()
-    feeder = locust_stats.install(environment)
-    feeder._greenlet.kill()
-    environment.events.request.add_listener(Collector(pending=feeder.rows).on_request)
+    environment, feeder, _ = suite_process(reset_stats=True)
     rows = requests_to_fire(n=200)
     fire_all(environment, rows[:100], clock)
     environment.events.spawning_complete.fire(user_count=1)  # the runner resets its statistics here
@@ -144,12 +148,7 @@ def test_locusts_own_listener_is_the_one_replaced():
 
 
 def test_a_request_fired_without_a_response_time_is_counted_by_locust_and_kept_out_of_the_samples(clock):
-    environment = Environment()
-    environment.create_local_runner()
-    feeder = locust_stats.install(environment)
-    feeder._greenlet.kill()
-    collector = Collector(pending=feeder.rows)
-    environment.events.request.add_listener(collector.on_request)
+    environment, feeder, collector = suite_process()
     fire_all(environment, requests_to_fire(n=20), clock)
     environment.events.request.fire(
         request_type="WS", name="connect", response_time=None, response_length=0, exception=OSError("refused")
@@ -163,11 +162,7 @@ def test_a_request_fired_without_a_response_time_is_counted_by_locust_and_kept_o
 
 
 def test_more_request_names_than_a_uint16_holds_are_all_counted(clock):
-    environment = Environment()
-    environment.create_local_runner()
-    feeder = locust_stats.install(environment)
-    feeder._greenlet.kill()
-    collector = Collector(pending=feeder.rows)
+    _, feeder, collector = suite_process()
     names = 70_000  # a locustfile naming requests by URL
     for i in range(names):
         collector.on_request(request_type="GET", name=f"/item/{i}", response_time=1.0, start_time=1_700_000_000.0)
