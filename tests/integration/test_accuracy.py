@@ -23,6 +23,7 @@ import pandas as pd
 import pytest
 import requests
 
+from tests import machine
 from tests.conftest import ROOT, run_locust, target
 from trademate_api.faults import Z_99, random_stream
 from trademate_load.launcher import LOCUSTFILE, free_port, reference_api
@@ -33,6 +34,7 @@ SLA_FILE = ROOT / "profiles" / "sla.yaml"
 BUSY_GENERATOR = Path(__file__).with_name("busy_generator.py")
 BUSY_MS = 300.0
 Z_9995 = 3.2905267314919255  # two-sided 99.9%
+ATTEMPTS = 3
 
 
 def run_dir_of(report_dir: Path) -> Path:
@@ -40,17 +42,20 @@ def run_dir_of(report_dir: Path) -> Path:
     return run_dir
 
 
-def faulty_run(tmp_path: Path, faults: list[str], *locust_args: str) -> tuple:
-    """Start a private reference API with ``faults``, run locust against it at once; (proc, run dir, /api count)."""
-    with reference_api(tmp_path / "api", extra_args=faults) as api:
-        proc = run_locust(*locust_args, *target(api, tmp_path / "reports"), timeout=90)
+def faulty_run(tmp_path: Path, faults: list[str], *locust_args: str, attempt: int | None = None) -> tuple:
+    """Start a private reference API with ``faults``, run locust against it at once; (proc, run dir, /api count).
+    Each ``attempt`` has its own API and report directories."""
+    api_dir, report_dir = (tmp_path / f"{name}{attempt or ''}" for name in ("api", "reports"))
+    api_dir.mkdir()
+    with reference_api(api_dir, extra_args=faults) as api:
+        proc = run_locust(*locust_args, *target(api, report_dir), timeout=90)
         metrics = requests.get(f"{api[0]}/metrics", timeout=5).text
     served = sum(
         float(line.rsplit(" ", 1)[1])
         for line in metrics.splitlines()
         if line.startswith("trademate_api_requests_total{") and 'endpoint="/api/' in line
     )
-    return proc, run_dir_of(tmp_path / "reports"), int(served)
+    return proc, run_dir_of(report_dir), int(served)
 
 
 def write_profile(tmp_path: Path, body: str) -> Path:
@@ -63,22 +68,16 @@ def percentiles(values, qs=(50, 95, 99)) -> dict[int, float]:
     return dict(zip(qs, np.percentile(values, qs, method=PERCENTILE_METHOD), strict=True))
 
 
-@pytest.fixture
-def workdir(tmp_path):
-    (tmp_path / "api").mkdir()
-    return tmp_path
-
-
-def test_lognormal_percentiles_match_the_injected_delays_within_2_percent(workdir):
+def test_lognormal_percentiles_match_the_injected_delays_within_2_percent(tmp_path):
     median_ms, p99_ms, seed = 200.0, 800.0, 11
     profile = write_profile(
-        workdir,
+        tmp_path,
         "name: lognormal\nrun_time: 20s\nwarmup: 0s\nspawn_rate: 50\n"
         "tiers:\n  premium: {users: 50, rps: 100, plans: {ELITE: 3, BLACK: 1}, timeout: 10s}\n",
     )  # a client timeout far past the lognormal's tail: every delay is measured, none cut short
     fault = f"latency=lognormal(median={median_ms:g}ms,p99={p99_ms:g}ms)"
     proc, run_dir, served = faulty_run(
-        workdir, ["--fault", fault, "--fault-seed", str(seed)], "--profile", str(profile), "--stop-timeout", "5"
+        tmp_path, ["--fault", fault, "--fault-seed", str(seed)], "--profile", str(profile), "--stop-timeout", "5"
     )
     assert proc.returncode in (0, 1), proc.stderr[-3000:]
     samples = pd.read_parquet(run_dir / "samples.parquet")
@@ -94,14 +93,14 @@ def test_lognormal_percentiles_match_the_injected_delays_within_2_percent(workdi
         assert measured[q] / truth[q] - 1 <= 0.02, f"p{q}: measured {measured[q]:.3f} ms, injected {truth[q]:.3f} ms"
 
 
-def test_a_2s_stall_fails_the_premium_gate_on_corrected_latency(workdir):
+def test_a_2s_stall_fails_the_premium_gate_on_corrected_latency(tmp_path):
     """The issue's scenario: 500 req/s, a 2 s stall mid-run; service time hides it, corrected latency does not."""
     premium_profile = write_profile(  # profiles/premium.yaml for 20 s, with a client timeout past the stall
-        workdir,
+        tmp_path,
         "name: premium\nrun_time: 20s\nwarmup: 30s\nspawn_rate: 50\n"
         "tiers:\n  premium: {users: 50, rps: 500, plans: {ELITE: 3, BLACK: 1}, timeout: 5s}\n",
     )
-    proc, run_dir, _ = faulty_run(workdir, ["--fault", "stall=12s+2s"], "--profile", str(premium_profile))
+    proc, run_dir, _ = faulty_run(tmp_path, ["--fault", "stall=12s+2s"], "--profile", str(premium_profile))
     assert proc.returncode == 1, proc.stdout[-3000:] + proc.stderr[-3000:]
     summary = json.loads((run_dir / "summary.json").read_text())
     premium = summary["tiers"]["premium"]
@@ -116,10 +115,10 @@ def test_a_2s_stall_fails_the_premium_gate_on_corrected_latency(workdir):
     assert "missed schedule" in proc.stdout and "SLA breached (exit 1)" in proc.stdout
 
 
-def test_an_injected_error_rate_is_measured_within_its_sampling_error(workdir):
+def test_an_injected_error_rate_is_measured_within_its_sampling_error(tmp_path):
     rate, seed = 0.005, 5
     proc, run_dir, served = faulty_run(
-        workdir,
+        tmp_path,
         ["--fault", f"error={rate * 100:g}%", "--fault-seed", str(seed)],
         "--profile", "premium", "--run-time", "15s", "--stop-timeout", "3",
     )  # fmt: skip
@@ -140,8 +139,24 @@ def test_an_injected_error_rate_is_measured_within_its_sampling_error(workdir):
     assert checks["success_rate"] == "failed" and proc.returncode == 1  # ...but far from 99.95% success
 
 
-def test_service_and_corrected_latency_agree_when_the_target_is_healthy(workdir):
-    proc, run_dir, _ = faulty_run(workdir, [], "--profile", "premium", "--run-time", "12s")
+def test_service_and_corrected_latency_agree_when_the_target_is_healthy(tmp_path):
+    """A run that fails while the machine was busy elsewhere or froze (`tests.machine`) measured the machine: it
+    runs again, up to three times. A failure on a quiet machine fails the test."""
+    for attempt in range(1, ATTEMPTS + 1):
+        with machine.watch() as seen:
+            proc, run_dir, _ = faulty_run(tmp_path, [], "--profile", "premium", "--run-time", "12s", attempt=attempt)
+        try:
+            check_agreement(proc, run_dir)
+            return
+        except AssertionError as failure:
+            if not seen.noisy():
+                raise
+            noise = f"attempt {attempt} failed on a noisy machine ({seen}): {failure}"
+            print(noise)
+    pytest.skip(f"the machine was noisy in each of {ATTEMPTS} runs; the last: {noise}"[:2000])
+
+
+def check_agreement(proc, run_dir: Path) -> None:
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     premium = json.loads((run_dir / "summary.json").read_text())["tiers"]["premium"]
     corrected, service = premium["latency_ms"], premium["service_latency_ms"]
@@ -156,25 +171,25 @@ def test_service_and_corrected_latency_agree_when_the_target_is_healthy(workdir)
     assert premium["rps"] >= 0.95 * premium["target_rps"] and premium["dropped"] == 0
 
 
-def test_a_busy_generator_is_not_counted_as_the_targets_time(workdir, monkeypatch):
+def test_a_busy_generator_is_not_counted_as_the_targets_time(tmp_path, monkeypatch):
     """The generator's loop is kept busy 300 ms a second while requests are in flight (about two at a time at
     100 req/s against a fixed 20 ms): Locust's clock, which stops when the loop gets round to reading a response,
     counts that wait; the samples' service time ends when the kernel received the response, so it stays the
     target's 20 ms and a little, never less. Corrected latency still shows the requests the busy loop sent late."""
     profile = write_profile(
-        workdir,
+        tmp_path,
         "name: busy\nrun_time: 12s\nwarmup: 0s\nspawn_rate: 50\n"
         "tiers:\n  premium: {users: 50, rps: 100, plans: {ELITE: 3, BLACK: 1}}\n",
     )
     monkeypatch.setenv("BUSY_MS", str(BUSY_MS))  # read by busy_generator.py in the locust subprocess
     locustfiles = f"{LOCUSTFILE},{BUSY_GENERATOR}"
     proc, run_dir, served = faulty_run(
-        workdir,
+        tmp_path,
         ["--fault", "latency=fixed(20ms)"],
-        "-f", locustfiles, "--profile", str(profile), "--stop-timeout", "3", "--json-file", str(workdir / "locust"),
+        "-f", locustfiles, "--profile", str(profile), "--stop-timeout", "3", "--json-file", str(tmp_path / "locust"),
     )  # fmt: skip
     assert proc.returncode in (0, 1), proc.stdout[-3000:] + proc.stderr[-3000:]
-    locust_max_ms = max(entry["max_response_time"] for entry in json.loads((workdir / "locust.json").read_text()))
+    locust_max_ms = max(entry["max_response_time"] for entry in json.loads((tmp_path / "locust.json").read_text()))
     samples = pd.read_parquet(run_dir / "samples.parquet", columns=["ok", "latency_ms", "latency_co_ms"])
     assert len(samples) == served and samples["ok"].all()  # none sent, then cut off at the stop (TierUser.stop)
     assert locust_max_ms >= BUSY_MS - 25  # Locust's clock waited out the busy loop...
@@ -183,15 +198,15 @@ def test_a_busy_generator_is_not_counted_as_the_targets_time(workdir, monkeypatc
     assert samples["latency_co_ms"].max() >= BUSY_MS - 25  # requests due while the loop was busy went out late
 
 
-def test_open_model_drops_arrivals_at_its_bound_and_counts_them_across_workers(workdir):
+def test_open_model_drops_arrivals_at_its_bound_and_counts_them_across_workers(tmp_path):
     profile = write_profile(
-        workdir,
+        tmp_path,
         "name: open\nrun_time: 16s\nwarmup: 2s\nspawn_rate: 50\nmodel: open\narrivals: poisson\n"
         "tiers:\n  premium: {users: 50, rps: 500, max_in_flight: 100, plans: {ELITE: 3, BLACK: 1}, timeout: 5s}\n",
     )
-    stats, port = workdir / "stats", str(free_port())  # not 5557: another run's workers must not join this one
+    stats, port = tmp_path / "stats", str(free_port())  # not 5557: another run's workers must not join this one
     proc, run_dir, _ = faulty_run(
-        workdir,
+        tmp_path,
         ["--fault", "stall=10s+2s"],
         "--profile", str(profile), "--processes", "2", "--json-file", str(stats),
         "--master-bind-port", port, "--master-port", port,
