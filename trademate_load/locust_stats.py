@@ -82,7 +82,9 @@ def buckets(response_ms: np.ndarray) -> np.ndarray:
     return keys
 
 
-def add_rows(entry: StatsEntry, ends: np.ndarray, response_ms: np.ndarray, keys: np.ndarray, nbytes: np.ndarray):
+def add_rows(
+    entry: StatsEntry, ends: np.ndarray, response_ms: np.ndarray, keys: np.ndarray, nbytes: np.ndarray
+) -> None:
     """What ``entry.log(response_ms[i], nbytes[i])`` would have done for each row at its completion time
     ``ends[i]`` (epoch s), ``keys`` being the rows' :func:`buckets`: second by second, so that the per-second
     copy for current percentiles is taken as each second ends, as ``StatsEntry.log`` takes it."""
