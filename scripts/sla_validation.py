@@ -147,7 +147,7 @@ def run(args: argparse.Namespace) -> int:
         try:
             for res in probe.rounds(settings, sla, accounts, args.interval or 0.0, count):
                 print(probe.render_table(res), flush=True)
-                data = probe.with_history(res, history)
+                data = probe.with_history(res, history, list(accounts))
                 if args.output:
                     write_output(Path(args.output), data)
         except KeyboardInterrupt:

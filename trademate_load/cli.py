@@ -4,6 +4,7 @@
     python -m trademate_load report reports/<run-id> [--baseline reports/<earlier-id>]
     python -m trademate_load compare reports/<baseline-id> reports/<run-id>
     python -m trademate_load validate profiles/premium.yaml
+    python -m trademate_load plan premium [--run-time 30s]
 
 Exit codes: 0 every SLA met, 1 an SLA breached, 2 invalid input, 3 could not measure.
 """
@@ -18,7 +19,8 @@ from pathlib import Path
 
 from trademate_load import gate
 from trademate_load.launcher import launch, main_line, run_verdict
-from trademate_load.profile import ConfigError, load_profile
+from trademate_load.plan import plan_profile, render_plan
+from trademate_load.profile import ConfigError, load_profile, parse_duration
 from trademate_load.report.console import render_baseline, render_console
 from trademate_load.rundir import load_run, read_summary, render_reports
 from trademate_load.samples import SamplesFileError
@@ -69,6 +71,9 @@ def _parser() -> argparse.ArgumentParser:
     compare.add_argument("run_dir", type=Path, help="the run directory to judge")
     validate = commands.add_parser("validate", help="check a profile and its SLA file")
     validate.add_argument("profile")
+    plan = commands.add_parser("plan", help="how many requests and how long each check needs before it can pass")
+    plan.add_argument("profile")
+    plan.add_argument("--run-time", default="", help="judge this run time instead of the profile's (30s, 2m)")
     return parser
 
 
@@ -105,6 +110,13 @@ def _validate(ref: str) -> int:
     return EXIT_PASS
 
 
+def _plan(ref: str, run_time: str) -> int:
+    profile = load_profile(ref)
+    seconds = parse_duration(run_time, "(command line)", "--run-time") if run_time else profile.run_time_s
+    print(render_plan(profile, plan_profile(profile, seconds), seconds))
+    return EXIT_PASS
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
@@ -128,6 +140,8 @@ def main(argv: list[str] | None = None) -> int:
             return _report(args.run_dir, args.baseline)
         if args.command == "compare":
             return _compare(args.baseline, args.run_dir)
+        if args.command == "plan":
+            return _plan(args.profile, args.run_time)
         return _validate(args.profile)
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -15,13 +15,15 @@ that succeeded within the p95 target) and the error budget, each check with a pa
 value (the verdict at the end also weighs confidence intervals). req/s passes at ``RPS_TOLERANCE`` of the
 target or more; the error budget passes while some of it is left. The window ends ``settle_s`` before now:
 requests still in flight, and workers' samples still on their way, would otherwise look like missing traffic.
-It covers the warm-up while that lasts, and never reaches back into it afterwards.
+It covers the warm-up while that lasts, and never reaches back into it afterwards. Each tier's uptime so far
+(:class:`~trademate_load.uptime.RunningUptime`) and the state of every check's early decision
+(:mod:`trademate_load.decisions`) go into the snapshot too.
 Open-model arrivals dropped at the in-flight bound are not counted here (the verdict counts them).
 
-The snapshot feeds the web UI's SLA tab (:func:`tab_rows`), the Prometheus collector
-(:mod:`trademate_load.metrics`) and :class:`AbortWatch` (the profile's ``abort_on_fail``). :class:`LiveFeed`
-is the greenlet that polls and updates; the plugin starts it and decides how to stop a run. Nothing here
-imports locust.
+The snapshot feeds the web UI's SLA tab (:mod:`trademate_load.webtab`), the Prometheus collector
+(:mod:`trademate_load.metrics`) and the run's early end (:meth:`LiveRun.check_end`: the profile's
+``abort_on_fail`` and ``stop_when_decided``). :class:`LiveFeed` is the greenlet that polls and updates; the plugin
+starts it and decides how to stop a run. Nothing here imports locust.
 """
 
 from __future__ import annotations
@@ -38,35 +40,33 @@ import gevent
 import numpy as np
 from gevent.event import Event
 
-from trademate_load.profile import ABORT_CHECKS, Sla, TierLoad, TierSla
+from trademate_load.decisions import Decisions, Rows, early_end
+from trademate_load.profile import Profile, TierLoad, TierSla
+from trademate_load.report.summary import uptime_dict
 from trademate_load.samples import OK_FLAG, SampleBuffer, corrected_latency
 from trademate_load.sla import PERCENTILE_METHOD, Check, error_budget, latency_stats
+from trademate_load.uptime import RunningUptime, Uptime, UptimeRule
 
 RPS_TOLERANCE = 0.95  # req/s passes at 95% of the tier's target or more
 POLL_S = 0.25  # how often the buffer's new rows are read (slices of its columns)
 UPDATE_S = 1.0  # how often the figures are recomputed
 SETTLE_S = 1.0  # the window ends this long before now (requests in flight)
-# abort_on_fail check -> (scope it watches, name of the live check)
-ABORT_SCOPES = {
-    "error_budget": ("run", "error_budget"),
-    "p95_ms": ("window", "p95_ms"),
-    "p99_ms": ("window", "p99_ms"),
-    "mean_ms": ("window", "mean_ms"),
-    "success_rate": ("window", "success_rate"),
-    "compliance": ("window", "sla_compliance"),
-}
-assert set(ABORT_SCOPES) == set(ABORT_CHECKS)
 logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class Batch:
-    """Rows read from a buffer: start times, latency on both bases, success, and key codes into ``keys``."""
+    """Rows read from a buffer: start and due times, latency on both bases, success, status, DB time, cache outcome,
+    and key codes into ``keys``."""
 
     ts: np.ndarray
+    intended_ts: np.ndarray
     latency_ms: np.ndarray
     latency_co_ms: np.ndarray
     ok: np.ndarray
+    status: np.ndarray  # 0: no answer
+    db_ms: np.ndarray  # NaN: not reported
+    cache: np.ndarray  # 1 hit, 0 miss, -1 not reported
     key: np.ndarray
     keys: list[tuple[str, str, str, str]]  # the collector's (tier, plan, endpoint, worker) table, append-only
 
@@ -81,6 +81,8 @@ _TAIL = (
     ("ts", np.float64),
     ("late_s", np.float32),
     ("latency_ms", np.float64),
+    ("status", np.uint16),
+    ("db_ms", np.float32),
     ("flags", np.uint8),
     ("key", np.uint16),
 )
@@ -115,13 +117,17 @@ class BufferTail:
         part = _slice(current, self._seen)
         self._seen += len(part[0])
         parts.append(part)
-        ts, late, latency, flags, key = (np.concatenate(column) for column in zip(*parts, strict=True))
-        late = late.astype(np.float64)
+        ts, late, latency, status, db_ms, flags, key = (np.concatenate(column) for column in zip(*parts, strict=True))
+        intended = ts - late.astype(np.float64)
         return Batch(
             ts=ts,
+            intended_ts=intended,
             latency_ms=latency,
-            latency_co_ms=corrected_latency(ts, ts - late, latency),
+            latency_co_ms=corrected_latency(ts, intended, latency),
             ok=(flags & OK_FLAG).astype(bool),
+            status=status,
+            db_ms=db_ms.astype(np.float64),
+            cache=((flags >> 1) & 3).astype(np.int8) - 1,
             key=key,
             keys=self.buffer.keys.keys,
         )
@@ -242,99 +248,60 @@ def scope_figures(
     return figures
 
 
-class AbortWatch:
-    """``abort_on_fail``: the first check of a tier that has kept failing for its grace period stops the run."""
-
-    def __init__(self, rules: dict[str, float]):
-        self.rules = rules
-        self.failing_since: dict[tuple[str, str], float] = {}
-
-    def check(self, snapshot: dict[str, Any], elapsed_s: float) -> dict[str, Any] | None:
-        """The abort record (tier, check, at_s, reason, ...) once a rule is met; None while none is."""
-        for check, grace_s in self.rules.items():
-            scope, name = ABORT_SCOPES[check]
-            for tier, figures in snapshot["tiers"].items():
-                found = next((c for c in figures[scope]["checks"] if c["name"] == name), None)
-                if found is None or found["passed"] is not False:
-                    self.failing_since.pop((tier, check), None)
-                    continue
-                since = self.failing_since.setdefault((tier, check), elapsed_s)
-                if elapsed_s - since >= grace_s:
-                    reason = _abort_reason(tier, check, figures[scope], found, snapshot["window_s"], elapsed_s - since)
-                    return {
-                        "tier": tier,
-                        "check": check,
-                        "at_s": round(elapsed_s, 1),
-                        "reason": reason,
-                        "scope": scope,
-                        "actual": found["actual"],
-                        "op": found["op"],
-                        "limit": found["limit"],
-                        "grace_s": grace_s,
-                    }
-        return None
-
-
-def _abort_reason(
-    tier: str, check: str, figures: dict[str, Any], found: dict[str, Any], window_s: float, failing_s: float
-) -> str:
-    if check == "error_budget":
-        budget = figures["error_budget"]
-        return (
-            f"{tier} error budget exhausted: {figures['failures']} of {figures['requests']} requests failed since "
-            f"warm-up, {budget['allowed']:.2f} allowed by its success target"
-        )
-    lasted = f" for {failing_s:.0f} s" if failing_s >= 1 else ""
-    return (
-        f"{tier} {_LABELS[found['name']]} over the last {window_s:g} s was {_fmt(found['actual'], found['name'])}, "
-        f"target {found['op']} {_fmt(found['limit'], found['name'])}{lasted}"
-    )
-
-
 class LiveRun:
-    """The live figures of one run: its tiers' rolling windows and run-so-far tallies, and its abort watch."""
+    """The live figures of one run: its tiers' rolling windows, run-so-far tallies and uptime, and its decisions."""
 
     def __init__(
         self,
         *,
         run_id: str,
-        profile: str,
-        tiers: dict[str, TierLoad],
-        sla: Sla,
-        basis: str,
+        profile: Profile,
         started_ts: float,
-        warmup_s: float,
-        window_s: float,
+        run_time_s: float,
         settle_s: float = SETTLE_S,
-        abort_on_fail: dict[str, float] | None = None,
     ):
-        self.run_id, self.profile, self.basis = run_id, profile, basis
-        self.tiers, self.limits = tiers, {tier: sla.tiers[tier] for tier in tiers}
-        self.started_ts, self.warmup_s, self.window_s, self.settle_s = started_ts, warmup_s, window_s, settle_s
+        self.run_id, self.profile, self.basis = run_id, profile, profile.latency
+        self.tiers, self.limits = profile.tiers, {tier: profile.sla.tiers[tier] for tier in profile.tiers}
+        self.started_ts, self.warmup_s = started_ts, profile.warmup_for(run_time_s)
+        self.window_s, self.settle_s = profile.live_window_s, settle_s
         self.end_ts: float | None = None
-        self.windows = {tier: RollingWindow(window_s) for tier in tiers}
-        self.tallies = {tier: RunTally() for tier in tiers}
-        self.watch = AbortWatch(abort_on_fail or {})
-        self.aborted: dict[str, Any] | None = None
-        self._tier_names = list(tiers)
+        self.windows = {tier: RollingWindow(self.window_s) for tier in self.tiers}
+        self.tallies = {tier: RunTally() for tier in self.tiers}
+        self.uptimes = {
+            tier: RunningUptime(self.sla_start_ts, UptimeRule.of(self.limits[tier]), self._schedule(tier))
+            for tier in self.tiers
+        }
+        watched = None if profile.stop_when_decided else profile.abort_on_fail
+        judged_s = run_time_s - self.warmup_s
+        self.decisions = Decisions.build(self.tiers, profile.sla, profile.decision_alpha, watched, judged_s)
+        self.ends_early = bool(profile.abort_on_fail) or profile.stop_when_decided
+        self.ended_early: dict[str, Any] | None = None  # the record of an early end: aborted, or decided
+        self._tier_names = list(self.tiers)
         self._key_tiers = np.empty(0, dtype=np.int16)  # key code -> index in _tier_names (-1: another tier)
+        self._key_endpoints = np.empty(0, dtype=object)  # key code -> endpoint name
 
     @property
     def sla_start_ts(self) -> float:
         return self.started_ts + self.warmup_s
 
-    def _tier_of_keys(self, keys: list[tuple[str, str, str, str]]) -> np.ndarray:
+    def _schedule(self, tier: str):
+        return lambda start, end: self.profile.scheduled_requests(tier, start - self.started_ts, end - self.started_ts)
+
+    def _key_columns(self, keys: list[tuple[str, str, str, str]]) -> tuple[np.ndarray, np.ndarray]:
+        """Per key code: the index of its tier in _tier_names (-1: another tier), and its endpoint."""
         if len(self._key_tiers) < len(keys):
             index = {tier: i for i, tier in enumerate(self._tier_names)}
-            new = [index.get(key[0], -1) for key in keys[len(self._key_tiers) :]]
-            self._key_tiers = np.concatenate([self._key_tiers, np.array(new, dtype=np.int16)])
-        return self._key_tiers
+            new = keys[len(self._key_tiers) :]
+            self._key_tiers = np.concatenate([self._key_tiers, np.array([index.get(k[0], -1) for k in new], np.int16)])
+            self._key_endpoints = np.concatenate([self._key_endpoints, np.array([k[2] for k in new], dtype=object)])
+        return self._key_tiers, self._key_endpoints
 
     def add(self, batch: Batch) -> None:
-        """Take a batch of new samples into each tier's window and, once past warm-up, its run-so-far tally."""
+        """Take a batch of new samples into each tier's window and, once past warm-up, its run-so-far figures."""
         if not len(batch):
             return
-        tier_index = self._tier_of_keys(batch.keys)[batch.key]
+        key_tiers, key_endpoints = self._key_columns(batch.keys)
+        tier_index = key_tiers[batch.key]
         latency = batch.latency(self.basis)
         counted = batch.ts >= self.sla_start_ts
         if self.end_ts is not None:
@@ -345,19 +312,35 @@ class LiveRun:
                 continue
             ts, lat, ok = batch.ts[mine], latency[mine], batch.ok[mine]
             self.windows[tier].add(ts, lat, ok)
+            self.uptimes[tier].add(batch.intended_ts[mine], lat, ok, batch.status[mine] != 0)
             keep = counted[mine]
-            self.tallies[tier].add(ts[keep], lat[keep], ok[keep], self._within(tier, lat[keep], ok[keep]))
+            lat, ok = lat[keep], ok[keep]
+            self.tallies[tier].add(ts[keep], lat, ok, self._within(tier, lat, ok))
+            rows = Rows(lat, ok, batch.db_ms[mine][keep], batch.cache[mine][keep], key_endpoints[batch.key[mine][keep]])
+            self.decisions.add(tier, rows, self.limits[tier].p95_ms)
 
     def _within(self, tier: str, latency: np.ndarray, ok: np.ndarray) -> np.ndarray:
         """Succeeded within the tier's p95 target (every success when it has none), as sla.evaluate counts it."""
         p95 = self.limits[tier].p95_ms
         return ok if p95 is None else ok & (latency < p95)
 
+    def _uptime(self, end: float) -> dict[str, Uptime]:
+        """Each tier's uptime so far: windows judged once every request due in them has had its client timeout to
+        be answered; at the run's end, every window up to it."""
+        for tier, running in self.uptimes.items():
+            if self.end_ts is not None:
+                running.finish(self.end_ts)
+            else:
+                running.close_until(end - self.tiers[tier].timeout_s)
+        return {tier: running.uptime() for tier, running in self.uptimes.items()}
+
     def update(self, now: float) -> dict[str, Any]:
         """The snapshot at ``now`` (at the run's end once :meth:`finish` set it)."""
         end = self.end_ts if self.end_ts is not None else now - self.settle_s
         tiers = {}
         floor = self.sla_start_ts if end >= self.sla_start_ts else self.started_ts  # never warm-up and after
+        uptimes = self._uptime(end)
+        decisions = self.decisions.states(uptimes)
         for tier, load in self.tiers.items():
             start = max(end - self.window_s, floor)
             _, latency, ok = self.windows[tier].rows(start, end)
@@ -383,32 +366,46 @@ class LiveRun:
             )
             limits = {name: getattr(self.limits[tier], name) for name in ("p95_ms", "p99_ms", "mean_ms")}
             limits |= {"success_rate": self.limits[tier].success_rate, "compliance": self.limits[tier].compliance}
-            tiers[tier] = {"target_rps": load.rps, "limits": limits, "window": window, "run": run}
+            tiers[tier] = {
+                "target_rps": load.rps,
+                "limits": limits,
+                "window": window,
+                "run": run,
+                "uptime": uptime_dict(uptimes[tier], self.limits[tier].uptime, self.started_ts),
+                "decisions": [d for d in decisions if d["tier"] == tier],
+            }
         return {
             "state": "stopped" if self.end_ts is not None else "running",
             "run_id": self.run_id,
-            "profile": self.profile,
+            "profile": self.profile.name,
             "latency_basis": self.basis,
             "window_s": self.window_s,
             "warmup_s": self.warmup_s,
             "elapsed_s": max(end - self.started_ts, 0.0),
             "measured_s": max(end - self.sla_start_ts, 0.0),
             "updated_ts": now,
+            "decision_alpha": self.profile.decision_alpha,
             "tiers": tiers,
-            "aborted": self.aborted,
+            "aborted": self.ended_early if self.ended_early and self.ended_early["outcome"] == "fail" else None,
+            "decided": self.ended_early if self.ended_early and self.ended_early["outcome"] == "pass" else None,
         }
 
-    def check_abort(self, snapshot: dict[str, Any], now: float) -> dict[str, Any] | None:
-        """A new abort record when ``abort_on_fail`` is met (checks start once warm-up is over)."""
-        if self.aborted is not None or self.end_ts is not None or now - self.settle_s < self.sla_start_ts:
+    def check_end(self, snapshot: dict[str, Any], now: float) -> dict[str, Any] | None:
+        """A new record when the run should end early: a watched check decided failed (abort_on_fail, or any check
+        with stop_when_decided), or every check settled (stop_when_decided). Looks start once warm-up is over."""
+        if not self.ends_early or self.ended_early is not None or self.end_ts is not None:
             return None
-        self.aborted = self.watch.check(snapshot, now - self.started_ts)
-        if self.aborted is not None:
-            snapshot["aborted"] = self.aborted
-        return self.aborted
+        if now - self.settle_s < self.sla_start_ts:
+            return None
+        uptimes = {tier: running.uptime() for tier, running in self.uptimes.items()}
+        record = early_end(self.decisions, uptimes, self.profile.stop_when_decided, self.started_ts)
+        if record is not None:
+            self.ended_early = {**record, "at_s": round(now - self.settle_s - self.started_ts, 1)}
+            snapshot["aborted" if record["outcome"] == "fail" else "decided"] = self.ended_early
+        return self.ended_early
 
 
-IDLE = {"state": "idle", "tiers": {}, "aborted": None}
+IDLE = {"state": "idle", "tiers": {}, "aborted": None, "decided": None}
 
 
 class LiveBoard:
@@ -443,14 +440,15 @@ class LiveBoard:
                 self.run.add(batch)
 
     def update(self, now: float) -> dict[str, Any] | None:
-        """Read, recompute the snapshot; the abort record when ``abort_on_fail`` was just met."""
+        """Read, recompute the snapshot; the record of an early end when one was just decided (see
+        :meth:`LiveRun.check_end`)."""
         self.poll()
         if self.run is None or self.run.end_ts is not None:  # no run yet, or its figures are final
             return None
         snapshot = self.run.update(now)
-        aborted = self.run.check_abort(snapshot, now)
+        ended = self.run.check_end(snapshot, now)
         self.snapshot = snapshot
-        return aborted
+        return ended
 
     def finish(self, ended_ts: float) -> dict[str, Any]:
         """The run ended at ``ended_ts``: read its last rows (call before the buffer's final drain), freeze it."""
@@ -465,12 +463,12 @@ class LiveBoard:
 class LiveFeed:
     """The greenlet that reads the buffer every ``POLL_S`` and updates the board every ``UPDATE_S``.
 
-    ``on_abort(record)`` runs in a greenlet of its own (it may stop the runner, which may end the run and stop
-    this feed).
+    ``on_end(record)`` runs in a greenlet of its own when the run should end early (it may stop the runner, which
+    may end the run and stop this feed).
     """
 
-    def __init__(self, board: LiveBoard, on_abort: Callable[[dict[str, Any]], None]):
-        self.board, self.on_abort = board, on_abort
+    def __init__(self, board: LiveBoard, on_end: Callable[[dict[str, Any]], None]):
+        self.board, self.on_end = board, on_end
         self._stop = Event()
         self._greenlet: gevent.Greenlet | None = None
 
@@ -486,12 +484,11 @@ class LiveFeed:
                 now = time.time()
                 if now >= next_update:
                     next_update = now + UPDATE_S
-                    aborted = self.board.update(now)
-                    if aborted is not None:
-                        logger.error(
-                            "abort_on_fail: stopping the run at %.1f s: %s", aborted["at_s"], aborted["reason"]
-                        )
-                        gevent.spawn(self.on_abort, aborted)
+                    ended = self.board.update(now)
+                    if ended is not None:
+                        log = logger.error if ended["outcome"] == "fail" else logger.info
+                        log("%s: ending the run at %.1f s: %s", ended["by"], ended["at_s"], ended["reason"])
+                        gevent.spawn(self.on_end, ended)
             except Exception:  # a bug here must not take the run down: log it, keep measuring
                 logger.exception("live SLA figures could not be updated")
 
@@ -501,106 +498,3 @@ class LiveFeed:
             if self._greenlet is not gevent.getcurrent():
                 self._greenlet.join()
             self._greenlet = None
-
-
-# --- the web UI's SLA tab -------------------------------------------------------------------------------------
-TAB_KEY = "trademate-sla"
-TAB_COLUMNS = (
-    ("tier", "Tier"),
-    ("figure", "Figure"),
-    ("target", "Target"),
-    ("window", "Rolling window"),
-    ("run", "Run so far (after warm-up)"),
-)
-PASS_MARK, FAIL_MARK = "\N{CHECK MARK}", "\N{BALLOT X}"  # the tab's script colours such cells green and red
-_LABELS = {
-    "rps": "req/s",
-    "p95_ms": "p95",
-    "p99_ms": "p99",
-    "mean_ms": "mean",
-    "success_rate": "success rate",
-    "sla_compliance": "compliance",
-    "error_budget": "error budget left",
-}
-
-
-def _fmt(value: float | None, name: str) -> str:
-    if value is None:
-        return "n/a"
-    if name.endswith("_ms"):
-        return f"{value:.3f} ms"
-    if name == "rps":
-        return f"{value:.1f}"
-    return f"{value * 100:.3f}%"
-
-
-def _cell(figures: dict[str, Any], check: dict[str, Any]) -> str:
-    name = check["name"]
-    if name == "error_budget":
-        left, budget = figures["error_budget_left_ratio"], figures["error_budget"]
-        text = "n/a" if left is None else f"{left * 100:.1f}% ({budget['failures']} of {budget['allowed']:.2f} used)"
-    else:
-        text = _fmt(check["actual"], name)
-    mark = {True: PASS_MARK, False: FAIL_MARK}.get(check["passed"], "")
-    return f"{mark} {text}".strip()
-
-
-def _target(tier: dict[str, Any], check: dict[str, Any]) -> str:
-    name = check["name"]
-    if name == "rps":
-        return f">= {check['limit']:.1f} ({RPS_TOLERANCE:.0%} of {tier['target_rps']:g})"
-    if name == "error_budget":
-        return "> 0% left"
-    return f"{check['op']} {_fmt(check['limit'], name)}"
-
-
-def tab_rows(snapshot: dict[str, Any]) -> list[dict[str, str]]:
-    """The SLA tab's rows: per tier one row per check, both scopes side by side, each cell marked green or red."""
-    if snapshot.get("state", "idle") == "idle":
-        return [{"tier": "", "figure": "waiting for a test to start", "target": "", "window": "", "run": ""}]
-    rows = [
-        {
-            "tier": snapshot["state"],
-            "figure": f"profile {snapshot['profile']}, latency {snapshot['latency_basis']}",
-            "target": "",
-            "window": f"last {snapshot['window_s']:g} s",
-            "run": f"{snapshot['measured_s']:.1f} s measured",
-        }
-    ]
-    aborted = snapshot.get("aborted")
-    if aborted:
-        rows.append(
-            {
-                "tier": aborted["tier"],
-                "figure": f"{FAIL_MARK} ABORTED by abort_on_fail.{aborted['check']}",
-                "target": f"at {aborted['at_s']:.1f} s",
-                "window": aborted["reason"],
-                "run": "",
-            }
-        )
-    for tier, figures in snapshot["tiers"].items():
-        window = {c["name"]: c for c in figures["window"]["checks"]}
-        run = {c["name"]: c for c in figures["run"]["checks"]}
-        rows.append(
-            {
-                "tier": tier,
-                "figure": "requests (failed)",
-                "target": "",
-                "window": f"{figures['window']['requests']} ({figures['window']['failures']})",
-                "run": f"{figures['run']['requests']} ({figures['run']['failures']})",
-            }
-        )
-        for name, label in _LABELS.items():
-            check = window.get(name) or run.get(name)
-            if check is None:
-                continue
-            rows.append(
-                {
-                    "tier": tier,
-                    "figure": label,
-                    "target": _target(figures, check),
-                    "window": _cell(figures["window"], window[name]) if name in window else "n/a",
-                    "run": _cell(figures["run"], run[name]) if name in run else "n/a",
-                }
-            )
-    return rows

@@ -10,6 +10,7 @@ endpoint, on the latency basis in force), so its histogram and counters span eve
   ``trademate_latency_p99_seconds{tier}``: the rolling window (absent while it holds no sample)
 - ``trademate_sla_p95_target_seconds{tier}``: the tier's p95 limit from the SLA file
 - ``trademate_error_budget_remaining_ratio{tier}``: the run so far (after warm-up)
+- ``trademate_uptime_ratio{tier}``: the run so far (its judged windows; absent before the first is judged)
 - ``trademate_request_latency_seconds{tier,endpoint}``: histogram
 - ``trademate_requests_total{tier}``, ``trademate_request_failures_total{tier}``: counters
 
@@ -86,6 +87,11 @@ class SuiteCollector:
                 "Share of the tier's error budget left over the run so far (after warm-up)",
                 labels=["tier"],
             ),
+            "uptime": GaugeMetricFamily(
+                "trademate_uptime_ratio",
+                "Share of the tier's judged time (after warm-up, in the SLA file's windows) that was up",
+                labels=["tier"],
+            ),
         }
         for tier, figures in snapshot["tiers"].items():
             window, run = figures["window"], figures["run"]
@@ -95,6 +101,7 @@ class SuiteCollector:
                 "p99": _seconds(window["latency_ms"]["p99"]),
                 "target": _seconds(figures["limits"]["p95_ms"]),
                 "budget": run["error_budget_left_ratio"],
+                "uptime": figures["uptime"]["ratio"],
             }
             for name, value in values.items():
                 if value is not None:

@@ -32,15 +32,15 @@ import locust
 from locust.env import Environment
 from locust.runners import STATE_MISSING, WORKER_REPORT_INTERVAL, MasterRunner, WorkerRunner
 
-from trademate_load import __version__, connections, locust_stats
+from trademate_load import __version__, connections, locust_stats, plan
 from trademate_load.collector import Collector, Spiller, scrub_secrets
 from trademate_load.credentials import AccountPool, read_credentials
 from trademate_load.live import SETTLE_S, LiveBoard, LiveFeed, LiveRun
 from trademate_load.metrics import build_registry, serve
 from trademate_load.profile import ConfigError, Profile, load_profile
 from trademate_load.report.console import render_console, verdict_line
+from trademate_load.report.summary import iso
 from trademate_load.rundir import (
-    iso,
     new_run_dir,
     point_latest,
     read_summary,
@@ -104,7 +104,8 @@ class ActiveRun:
     store: SampleStore | None = None
     spiller: Spiller | None = None
     error: str | None = None
-    aborted: dict[str, Any] | None = None  # abort_on_fail: which tier and check stopped the run, when and why
+    aborted: dict[str, Any] | None = None  # a check decided failed stopped the run: which, when and why
+    decided: dict[str, Any] | None = None  # stop_when_decided ended the run once every check was settled
 
     @property
     def warmup_s(self) -> float:
@@ -180,6 +181,9 @@ class Suite:
             run.warmup_s,
         )
         if not self.is_worker:
+            short = plan.warning(profile, run.run_time_s)
+            if short is not None:
+                logger.warning("TradeMate: %s", short)
             self._open_run_dir(run)
         self._start_live(run)
         return run
@@ -212,35 +216,34 @@ class Suite:
         if self.is_worker or not self._live_wanted(run.profile):
             return
         master = isinstance(self.environment.runner, MasterRunner)
-        profile = run.profile
         live_run = LiveRun(
             run_id=run.run_dir.name if run.run_dir is not None else "",
-            profile=profile.name,
-            tiers=profile.tiers,
-            sla=profile.sla,
-            basis=profile.latency,
+            profile=run.profile,
             started_ts=run.started_ts,
-            warmup_s=run.warmup_s,
-            window_s=profile.live_window_s,
+            run_time_s=run.run_time_s,
             settle_s=SETTLE_S + (WORKER_REPORT_INTERVAL if master else 0.0),
-            abort_on_fail=profile.abort_on_fail,
         )
         self.live.start(live_run)
         if self.live_feed is None:
-            self.live_feed = LiveFeed(self.live, self._abort).start()
+            self.live_feed = LiveFeed(self.live, self._end_early).start()
 
     def _live_wanted(self, profile: Profile) -> bool:
         """Live figures are computed on the load generator's own event loop, where each update delays the requests
-        waiting on it: only when something reads them (the web UI, METRICS_PORT, abort_on_fail)."""
+        waiting on it: only when something reads them (the web UI, METRICS_PORT, abort_on_fail, stop_when_decided)."""
         options = self.environment.parsed_options
-        return self.environment.web_ui is not None or bool(options.metrics_port) or bool(profile.abort_on_fail)
+        ends_early = bool(profile.abort_on_fail) or profile.stop_when_decided
+        return self.environment.web_ui is not None or bool(options.metrics_port) or ends_early
 
-    def _abort(self, record: dict[str, Any]) -> None:
-        """abort_on_fail was met: record which check stopped the run and when, and stop it as Locust would."""
+    def _end_early(self, record: dict[str, Any]) -> None:
+        """A check was decided failed (or, with stop_when_decided, every check settled): record which and when, and
+        stop the run as its run time would."""
         run = self.run
-        if run is None or run.stopped_ts is not None or run.aborted is not None:
+        if run is None or run.stopped_ts is not None or run.aborted is not None or run.decided is not None:
             return
-        run.aborted = record
+        if record["outcome"] == "fail":
+            run.aborted = record
+        else:
+            run.decided = record
         if self.headless:
             self.environment.runner.quit()
         else:
@@ -353,7 +356,7 @@ class Suite:
             "ended_ts": ended,
             "warmup_s": run.warmup_s,
             "planned_run_time_s": run.run_time_s,
-            "interrupted": None if ended is None else ended - run.started_ts < run.run_time_s - 1.0,
+            "interrupted": None if ended is None else ended - run.started_ts < run.run_time_s - 1.0 and not run.decided,
             "exit_code": None,
             "samples": samples,
             "dropped": run.store.dropped_series() if run.store is not None else {},
@@ -366,6 +369,7 @@ class Suite:
             "baseline": str(self.baseline_dir) if self.baseline_dir else None,
             "baseline_summary": self.baseline_summary,
             "aborted": run.aborted,
+            "decided": run.decided,
         }
 
     def end_run(self) -> None:

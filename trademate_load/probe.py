@@ -33,9 +33,11 @@ from trademate_load.collector import describe_error
 from trademate_load.credentials import Account
 from trademate_load.profile import DEFAULT_SYMBOLS, ENDPOINT_METRICS, PLANS_BY_TIER, Sla, TierLoad
 from trademate_load.report.console import verdict_line
-from trademate_load.rundir import iso, judge
+from trademate_load.report.summary import iso
+from trademate_load.rundir import judge
 from trademate_load.samples import COLUMNS, cache_code, normalize, server_timing_db_ms
 from trademate_load.traffic import TIER_REQUESTS, Recorder, Request, endpoint_name
+from trademate_load.uptime import DOWN, UNJUDGED, UP
 from trademate_load.verdict import EXIT_BREACH, EXIT_NO_DATA, EXIT_PASS
 
 SCHEMA = "trademate-load/probe/1"
@@ -216,6 +218,7 @@ def run_record(settings: ProbeSettings, sla: Sla, accounts: dict[str, list[Accou
                 for tier, accts in accounts.items()
             },
             "strict": settings.strict,
+            "unpaced": True,  # no schedule: uptime judges the requests sent
         },
     }
 
@@ -281,7 +284,7 @@ def result(summary: dict[str, Any], settings: ProbeSettings, round_no: int) -> d
             }
         tiers[tier] = {
             **{k: figures[k] for k in ("requests", "failures", "rps", "latency_ms", "success_rate")},
-            **{k: figures[k] for k in ("sla_compliance", "db_ms_p95", "cache_hit_rate")},
+            **{k: figures[k] for k in ("sla_compliance", "db_ms_p95", "cache_hit_rate", "uptime")},
             "verdict": _status(own),
             "checks": own,
             "endpoints": endpoints,
@@ -311,19 +314,68 @@ def rounds(
         time.sleep(max(0.0, interval_s - (time.monotonic() - started)))
 
 
-def with_history(res: dict[str, Any], history: list[dict[str, Any]]) -> dict[str, Any]:
-    """The JSON written after a round: that round's result, the verdict of every round so far, and the exit code
-    of them all (:func:`overall_exit`)."""
-    history.append({k: res[k] for k in ("round", "started_at", "verdict", "exit_code")})
+def round_states(res: dict[str, Any], tiers: Sequence[str]) -> dict[str, dict[str, str]]:
+    """Per tier, whether a round found it up, down (any window of the round down, or the target did not answer
+    at all) or could not judge it (too few requests in its windows), and why it was down."""
+    states = {}
+    for tier in tiers:
+        uptime = (res.get("tiers") or {}).get(tier, {}).get("uptime")
+        if res["verdict"] == "no_data" or uptime is None:
+            states[tier] = {"state": DOWN, "cause": res.get("reason") or "no answer"}
+        elif uptime["down"]:
+            states[tier] = {"state": DOWN, "cause": "; ".join(d["cause"] for d in uptime["down"])}
+        else:
+            states[tier] = {"state": UP if uptime["ratio"] is not None else UNJUDGED, "cause": ""}
+    return states
+
+
+def uptime_over_rounds(history: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Per tier, the share of judged rounds that found it up, and the rounds that found it down."""
+    out: dict[str, dict[str, Any]] = {}
+    for entry in history:
+        for tier, found in entry["tiers"].items():
+            tally = out.setdefault(tier, {"rounds": 0, UP: 0, DOWN: 0, UNJUDGED: 0, "down_rounds": []})
+            tally["rounds"] += 1
+            tally[found["state"]] += 1
+            if found["state"] == DOWN:
+                tally["down_rounds"].append({"round": entry["round"], "started_at": entry["started_at"], **found})
+    for tally in out.values():
+        judged = tally[UP] + tally[DOWN]
+        tally["ratio"] = round(tally[UP] / judged, 6) if judged else None
+        tally["down_rounds"] = tally["down_rounds"][-HISTORY_KEPT:]
+    return out
+
+
+def with_history(res: dict[str, Any], history: list[dict[str, Any]], tiers: Sequence[str]) -> dict[str, Any]:
+    """The JSON written after a round: that round's result, the verdict and each tier's state of every round so
+    far, uptime over the rounds, and the exit code of them all (:func:`overall_exit`)."""
+    entry = {k: res[k] for k in ("round", "started_at", "verdict", "exit_code")}
+    history.append({**entry, "tiers": round_states(res, tiers)})
     overall = overall_exit([h["exit_code"] for h in history])
-    return {**res, "overall_exit_code": overall, "rounds": len(history), "history": history[-HISTORY_KEPT:]}
+    return {
+        **res,
+        "overall_exit_code": overall,
+        "rounds": len(history),
+        "uptime_over_rounds": uptime_over_rounds(history),
+        "history": history[-HISTORY_KEPT:],
+    }
 
 
 def rounds_line(history: list[dict[str, Any]]) -> str:
-    """``12 rounds: 11 inconclusive, 1 fail; exit 1``: the last line of a probe of several rounds."""
+    """``12 rounds: 11 inconclusive, 1 fail; uptime over the rounds: premium 91.667% (11 of 12 up); exit 1``: the
+    last line of a probe of several rounds."""
     tally = Counter(h["verdict"] for h in history)
     verdicts = ", ".join(f"{n} {verdict}" for verdict, n in sorted(tally.items()))
-    return f"{len(history)} rounds: {verdicts}; exit {overall_exit([h['exit_code'] for h in history])}"
+    uptime = ", ".join(
+        f"{tier} {_share(u['ratio'])} ({u[UP]} of {u[UP] + u[DOWN]} up)"
+        for tier, u in uptime_over_rounds(history).items()
+    )
+    code = overall_exit([h["exit_code"] for h in history])
+    return f"{len(history)} rounds: {verdicts}; uptime over the rounds: {uptime}; exit {code}"
+
+
+def _share(ratio: float | None) -> str:
+    return "n/a" if ratio is None else f"{ratio * 100:.3f}%"
 
 
 def overall_exit(codes: Sequence[int]) -> int:

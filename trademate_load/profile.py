@@ -61,19 +61,16 @@ SLA_METRICS: dict[str, str] = {
     "compliance": ">=",
     "error_rate": "<",
     "cache_hit_rate": ">=",
+    "uptime": ">=",
 }
-RATIO_METRICS = ("success_rate", "compliance", "error_rate", "cache_hit_rate")
+RATIO_METRICS = ("success_rate", "compliance", "error_rate", "cache_hit_rate", "uptime")
 ENDPOINT_METRICS = ("p95_ms", "p99_ms", "mean_ms", "success_rate")
-# abort_on_fail check -> the SLA metric it needs. error_budget: the run's budget is spent (from success_rate);
-# the others: the rolling window's figure fails its threshold.
-ABORT_CHECKS: dict[str, str] = {
-    "error_budget": "success_rate",
-    "p95_ms": "p95_ms",
-    "p99_ms": "p99_ms",
-    "mean_ms": "mean_ms",
-    "success_rate": "success_rate",
-    "compliance": "compliance",
-}
+DEFAULT_UPTIME_WINDOW_S = 5.0  # uptime windows when the SLA file names none (README: "Uptime")
+# abort_on_fail checks: each stops the run once it is decided failed (trademate_load.decisions), and needs its
+# SLA metric set for at least one tier.
+ABORT_CHECKS = ("p95_ms", "p99_ms", "mean_ms", "success_rate", "compliance", "uptime")
+RETIRED_ABORT_CHECKS = {"error_budget": "success_rate"}  # the same failures, now tested sequentially
+DEFAULT_DECISION_ALPHA = 0.05
 DEFAULT_LIVE_WINDOW_S = 30.0
 
 _DURATION = re.compile(r"^(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m(?!s))?(?:(\d+(?:\.\d+)?)s)?(?:(\d+(?:\.\d+)?)ms)?$")
@@ -104,6 +101,12 @@ class TierSla:
     compliance: float | None = None
     error_rate: float | None = None
     cache_hit_rate: float | None = None
+    uptime: float | None = None
+    window: float | None = None  # seconds per uptime window (None: DEFAULT_UPTIME_WINDOW_S)
+
+    @property
+    def window_s(self) -> float:
+        return self.window if self.window is not None else DEFAULT_UPTIME_WINDOW_S
 
 
 @dataclass(frozen=True)
@@ -171,7 +174,9 @@ class Profile:
     strict: bool = False
     baseline_tolerance: dict[str, Tolerance] = field(default_factory=lambda: dict(DEFAULT_TOLERANCES))
     live_window_s: float = DEFAULT_LIVE_WINDOW_S
-    abort_on_fail: dict[str, float] = field(default_factory=dict)  # check -> seconds it may fail before the stop
+    abort_on_fail: tuple[str, ...] = ()  # checks that stop the run once decided failed
+    stop_when_decided: bool = False  # end the run once every check is decided, pass or fail
+    decision_alpha: float = DEFAULT_DECISION_ALPHA  # false-decision rate of those early stops over a whole run
     path: str = ""
 
     def warmup_for(self, run_time_s: float) -> float:
@@ -206,8 +211,15 @@ class Profile:
             "strict": self.strict,
             "baseline_tolerance": {name: asdict(t) for name, t in self.baseline_tolerance.items()},
             "live_window_s": self.live_window_s,
-            "abort_on_fail": dict(self.abort_on_fail),
+            "abort_on_fail": list(self.abort_on_fail),
+            "stop_when_decided": self.stop_when_decided,
+            "decision_alpha": self.decision_alpha,
         }
+
+    def scheduled_requests(self, tier: str, start_s: float, end_s: float) -> float:
+        """Requests ``tier``'s users are scheduled to send from ``start_s`` to ``end_s`` (seconds since the start),
+        at the stages' user counts (spawning not counted)."""
+        return scheduled_requests(self.tiers[tier], [asdict(s) for s in self.stages], tier, start_s, end_s)
 
 
 def parse_duration(value: Any, path: str | Path, field_name: str) -> float:
@@ -319,11 +331,16 @@ def parse_sla(data: dict, path: str | Path) -> Sla:
     for tier, limits in tiers_data.items():
         _refuse_unknown({tier: 0}, list(TIERS), path, "tiers.")
         limits = _mapping(limits, path, f"tiers.{tier}")
-        _refuse_unknown(limits, list(SLA_METRICS), path, f"tiers.{tier}.")
+        _refuse_unknown(limits, [*SLA_METRICS, "window"], path, f"tiers.{tier}.")
         values = {
             metric: None if v is None else _number(v, path, f"tiers.{tier}.{metric}", ratio=metric in RATIO_METRICS)
             for metric, v in limits.items()
+            if metric != "window"
         }
+        if limits.get("window") is not None:
+            values["window"] = parse_duration(limits["window"], path, f"tiers.{tier}.window")
+            if values["window"] <= 0:
+                raise ConfigError(path, f"tiers.{tier}.window", f"must be longer than 0 s, got {limits['window']!r}")
         tiers[tier] = TierSla(**values)
     endpoints: dict[str, dict[str, dict[str, float]]] = {}
     endpoints_data = data.get("endpoints")
@@ -391,7 +408,7 @@ def _parse_stages(data: Any, tiers: dict[str, TierLoad], path: Path) -> tuple[St
 
 PROFILE_KEYS = [
     "name", "run_time", "warmup", "spawn_rate", "tiers", "sla", "stages", "latency", "model", "arrivals", "symbols",
-    "strict", "baseline_tolerance", "live_window", "abort_on_fail",
+    "strict", "baseline_tolerance", "live_window", "abort_on_fail", "stop_when_decided", "decision_alpha",
 ]  # fmt: skip
 
 
@@ -410,25 +427,35 @@ def _parse_tolerances(data: Any, path: Path) -> dict[str, Tolerance]:
     return tolerances
 
 
-def _parse_abort(data: Any, sla: Sla, path: Path) -> dict[str, float]:
-    """``abort_on_fail: {error_budget: true, p95_ms: 10s}`` -> {check: seconds it may keep failing}; false: off."""
+def _parse_abort(data: Any, sla: Sla, path: Path) -> tuple[str, ...]:
+    """``abort_on_fail: {p95_ms: true, uptime: true, compliance: false}`` -> the checks switched on."""
     if data is None:
-        return {}
-    rules = {}
+        return ()
+    checks = []
     for check, value in _mapping(data, path, "abort_on_fail").items():
-        _refuse_unknown({check: 0}, list(ABORT_CHECKS), path, "abort_on_fail.")
         where = f"abort_on_fail.{check}"
-        if value is False:
-            continue
-        try:
-            grace = 0.0 if value is True else parse_duration(value, path, where)
-        except ConfigError:
-            raise ConfigError(path, where, f"expected true, false or a duration such as 10s, got {value!r}") from None
-        metric = ABORT_CHECKS[check]
-        if all(getattr(limits, metric) is None for limits in sla.tiers.values()):
-            raise ConfigError(path, where, f"no tier of {sla.path} sets {metric}: nothing to check")
-        rules[check] = grace
-    return rules
+        if check in RETIRED_ABORT_CHECKS:
+            raise ConfigError(
+                path,
+                where,
+                f"retired: use abort_on_fail.{RETIRED_ABORT_CHECKS[check]} (the same failures, tested sequentially)",
+            )
+        _refuse_unknown({check: 0}, list(ABORT_CHECKS), path, "abort_on_fail.")
+        if not isinstance(value, bool):
+            grace = " (a check stops the run once it is decided failed, not after a grace period)" if value else ""
+            raise ConfigError(path, where, f"expected true or false, got {value!r}{grace}")
+        if value and all(getattr(limits, check) is None for limits in sla.tiers.values()):
+            raise ConfigError(path, where, f"no tier of {sla.path} sets {check}: nothing to check")
+        if value:
+            checks.append(check)
+    return tuple(checks)
+
+
+def _flag(data: dict, key: str, path: Path) -> bool:
+    value = data.get(key, False)
+    if not isinstance(value, bool):
+        raise ConfigError(path, key, f"expected true or false, got {value!r}")
+    return value
 
 
 def parse_profile(data: dict, path: Path) -> Profile:
@@ -453,9 +480,7 @@ def parse_profile(data: dict, path: Path) -> Profile:
     symbols = data.get("symbols", list(DEFAULT_SYMBOLS))
     if not isinstance(symbols, list) or not symbols or not all(isinstance(s, str) and s for s in symbols):
         raise ConfigError(path, "symbols", f"expected a non-empty list of ticker strings, got {symbols!r}")
-    strict = data.get("strict", False)
-    if not isinstance(strict, bool):
-        raise ConfigError(path, "strict", f"expected true or false, got {strict!r}")
+    strict = _flag(data, "strict", path)
     sla_ref = data.get("sla")
     if not isinstance(sla_ref, str) or not sla_ref or "\0" in sla_ref:
         raise ConfigError(path, "sla", f"expected the path of an SLA file such as sla.yaml, got {sla_ref!r}")
@@ -483,8 +508,32 @@ def parse_profile(data: dict, path: Path) -> Profile:
         baseline_tolerance=_parse_tolerances(data.get("baseline_tolerance"), path),
         live_window_s=live_window,
         abort_on_fail=_parse_abort(data.get("abort_on_fail"), sla, path),
+        stop_when_decided=_flag(data, "stop_when_decided", path),
+        decision_alpha=_alpha(data.get("decision_alpha", DEFAULT_DECISION_ALPHA), path),
         path=str(path),
     )
+
+
+def _alpha(value: Any, path: Path) -> float:
+    alpha = _number(value, path, "decision_alpha", positive=True, ratio=True)
+    if alpha >= 0.5:
+        raise ConfigError(path, "decision_alpha", f"a false-decision rate below 0.5 such as 0.05, got {value!r}")
+    return alpha
+
+
+def scheduled_requests(load: TierLoad, stages: list[dict], tier: str, start_s: float, end_s: float) -> float:
+    """Requests a tier's users are scheduled to send from ``start_s`` to ``end_s`` seconds after the start: its users
+    (or each stage's, as plain ``{duration_s, users}`` values) at one request per period each (spawning not counted)."""
+    if not stages:
+        return max(end_s - start_s, 0.0) * load.rps
+    total, stage_start = 0.0, 0.0
+    for stage in stages:
+        stage_end = stage_start + stage["duration_s"]
+        overlap = min(end_s, stage_end) - max(start_s, stage_start)
+        if overlap > 0:
+            total += overlap * stage["users"].get(tier, 0) / load.period_s
+        stage_start = stage_end
+    return total
 
 
 def resolve_profile_path(ref: str | None, profiles_dir: Path = PROFILES_DIR) -> Path:

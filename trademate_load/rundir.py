@@ -14,14 +14,13 @@ import logging
 import os
 import tempfile
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from trademate_load import gate, scalability, workers
-from trademate_load.profile import ConfigError, Sla, TierLoad, parse_sla
+from trademate_load.profile import ConfigError, Sla, TierLoad, parse_sla, scheduled_requests
 from trademate_load.report.charts import render_charts
 from trademate_load.report.html import render_html
 from trademate_load.report.junit import render_junit
@@ -30,10 +29,6 @@ from trademate_load.samples import read_parquet, write_parquet
 from trademate_load.sla import Window, evaluate
 
 logger = logging.getLogger(__name__)
-
-
-def iso(ts: float) -> str:
-    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="seconds")
 
 
 def new_run_dir(report_dir: Path, profile: str, started_ts: float) -> Path:
@@ -72,13 +67,22 @@ def write_json(path: Path, data: dict[str, Any]) -> None:
     _write_text(path, json.dumps(data, indent=2, allow_nan=False) + "\n")
 
 
-def run_inputs(run: dict[str, Any]) -> tuple[dict[str, TierLoad], Sla, Window, str, bool, dict[str, list]]:
-    """What the SLA engine needs, read back from run.json's plain values (``dropped``: open-model drops)."""
-    tiers = {tier: TierLoad(**load) for tier, load in run["settings"]["tiers"].items()}
+def run_inputs(run: dict[str, Any]) -> tuple[dict[str, TierLoad], Sla, Window, str, bool, dict[str, list], dict]:
+    """What the SLA engine needs, read back from run.json's plain values (``dropped``: open-model drops; the
+    schedule of each tier's requests, unless the run was unpaced, as a probe is)."""
+    settings = run["settings"]
+    tiers = {tier: TierLoad(**load) for tier, load in settings["tiers"].items()}
     sla = parse_sla({"tiers": run["sla"], "endpoints": run.get("sla_endpoints") or {}}, "run.json:sla")
     window = Window(run["started_ts"] + run["warmup_s"], run["ended_ts"])
-    strict = bool(run["settings"].get("strict", False))
-    return tiers, sla, window, run["latency_basis"], strict, run.get("dropped") or {}
+    strict = bool(settings.get("strict", False))
+    scheduled = {} if settings.get("unpaced") else {tier: _schedule(run, tier, load) for tier, load in tiers.items()}
+    return tiers, sla, window, run["latency_basis"], strict, run.get("dropped") or {}, scheduled
+
+
+def _schedule(run: dict[str, Any], tier: str, load: TierLoad):
+    """Requests ``tier`` was scheduled to send between two epoch times, from run.json's profile settings."""
+    started, stages = run["started_ts"], run["settings"].get("stages") or []
+    return lambda start_ts, end_ts: scheduled_requests(load, stages, tier, start_ts - started, end_ts - started)
 
 
 def judge(frame: pd.DataFrame, run: dict[str, Any]) -> dict[str, Any]:

@@ -9,12 +9,15 @@ a request a user wanted served at its time and the target never got to serve, so
 tier's success rate, error rate and compliance (``offered`` = requests + dropped is their denominator),
 never against its latency figures, which only sent requests have; the verdict's reason names the drops.
 Dropped counts come per epoch second; a second counts when its middle falls in the SLA window.
+
+Each tier is also judged in time, not only in total: its uptime (:mod:`trademate_load.uptime`) over windows of the
+SLA window, checked against the SLA file's ``uptime`` on its point value.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -22,6 +25,7 @@ import pandas as pd
 
 from trademate_load.profile import ENDPOINT_METRICS, SLA_METRICS, Sla, TierLoad
 from trademate_load.stats import percentile_interval, wilson_interval
+from trademate_load.uptime import Uptime, UptimeRule, tier_uptime
 from trademate_load.verdict import EXIT_BREACH, EXIT_NO_DATA, EXIT_PASS
 
 PERCENTILE_METHOD = "inverted_cdf"
@@ -36,7 +40,9 @@ CHECK_FIGURES = {
     "compliance": "sla_compliance",
     "error_rate": "error_rate",
     "cache_hit_rate": "cache_hit_rate",
+    "uptime": "uptime",
 }
+Schedule = Callable[[float, float], float]  # requests a tier's profile scheduled between two epoch times
 
 
 @dataclass(frozen=True)
@@ -125,6 +131,7 @@ class TierResult:
     dropped: int = 0
     intervals: dict[str, tuple[float | None, float | None]] = field(default_factory=dict)
     error_budget: dict[str, float] | None = None
+    uptime: Uptime | None = None
     checks: list[Check] = field(default_factory=list)
 
     @property
@@ -139,6 +146,8 @@ class TierResult:
     def figure(self, name: str) -> float | None:
         if name in ("p95_ms", "p99_ms", "mean_ms"):
             return self.latency_ms[name.removesuffix("_ms")]
+        if name == "uptime":
+            return None if self.uptime is None else self.uptime.ratio
         return getattr(self, name)
 
 
@@ -196,9 +205,28 @@ def dropped_in(window: Window, per_second: Sequence[Sequence[int]]) -> int:
 
 
 def _tier_result(
-    tier: str, rows: pd.DataFrame, load: TierLoad, sla: Sla, window: Window, basis: str, dropped: int = 0
+    tier: str,
+    rows: pd.DataFrame,
+    load: TierLoad,
+    sla: Sla,
+    window: Window,
+    basis: str,
+    dropped_per_second: Sequence[Sequence[int]] = (),
+    scheduled: Schedule | None = None,
 ) -> TierResult:
     latency = rows[basis_column(basis)].to_numpy()
+    uptime = tier_uptime(
+        rows["intended_ts"].to_numpy(),
+        latency,
+        rows["ok"].to_numpy(),
+        rows["status"].to_numpy(),
+        window.start_ts,
+        window.end_ts,
+        UptimeRule.of(sla.tiers[tier]),
+        dropped_per_second,
+        scheduled,
+    )
+    dropped = dropped_in(window, dropped_per_second)
     ok = rows["ok"].to_numpy()
     n, succeeded = len(rows), int(ok.sum())
     offered = n + dropped
@@ -237,6 +265,7 @@ def _tier_result(
             "cache_hit_rate": wilson_interval(hits, hits + misses),
         },
         error_budget=error_budget(offered, offered - succeeded, limits.success_rate),
+        uptime=uptime,
     )
     for metric, op in SLA_METRICS.items():
         limit = getattr(limits, metric)
@@ -322,15 +351,17 @@ def evaluate(
     basis: str,
     strict: bool = False,
     dropped: Mapping[str, Sequence[Sequence[int]]] | None = None,
+    scheduled: Mapping[str, Schedule] | None = None,
 ) -> Verdict:
     """Judge the samples of ``frame`` that fall in ``window`` against ``sla`` for each tier of ``tiers``.
 
     Inconclusive checks (an interval straddling its limit) fail the gate only when ``strict``. ``dropped``:
-    per tier, ``[epoch second, count]`` pairs of arrivals an open-model run could not send.
+    per tier, ``[epoch second, count]`` pairs of arrivals an open-model run could not send. ``scheduled``: per
+    tier, the requests its profile scheduled between two times (uptime's "nothing sent" windows).
     """
     in_sla_window = window_mask(frame, window)
     tier_column = frame["tier"]
-    dropped = dropped or {}
+    dropped, scheduled = dropped or {}, scheduled or {}
     results = {
         tier: _tier_result(
             tier,
@@ -339,7 +370,8 @@ def evaluate(
             sla,
             window,
             basis,
-            dropped_in(window, dropped.get(tier, ())),
+            dropped.get(tier, ()),
+            scheduled.get(tier),
         )
         for tier, load in tiers.items()
     }

@@ -23,6 +23,14 @@ def percentile_rank(n: int, q: float) -> int:
     return max(1, math.ceil(q * n - 1e-9))
 
 
+def nearest_ranks(counts: np.ndarray, q: float) -> np.ndarray:
+    """:func:`percentile_rank` for groups of ``counts`` samples each (at least 1 each), in integer ten-thousandths of
+    q so that 0.95 x n never rounds up wrongly."""
+    scale = 10_000
+    needed = (np.asarray(counts, np.int64) * round(q * scale) + scale - 1) // scale
+    return np.clip(needed, 1, counts)
+
+
 def order_statistic_ranks(n: int, q: float, confidence: float = CONFIDENCE) -> tuple[int, int]:
     """1-based ranks (r, s) of the interval's ends; r < 1 or s > n mean that end is unbounded."""
     alpha = 1.0 - confidence

@@ -4,7 +4,8 @@ Locust's web UI embeds ``template_args["extended_tabs"]`` and ``["extended_table
 the tab bar (and so this tab) shows once a test runs. An extended tab is a table whose rows come with each
 ``/stats/requests`` poll (every 2 s while a test runs, and once when the page loads), as
 ``extended_stats: [{"key": <tab key>, "data": [rows]}]``: an ``after_request`` hook adds the rows built from the
-live board's latest snapshot (:func:`trademate_load.live.tab_rows`), so a poll computes nothing new.
+live board's latest snapshot (:func:`tab_rows`: per tier each figure against its target over the rolling window
+and the run so far, its uptime and the state of each check's early decision), so a poll computes nothing new.
 Locust shows those rows as plain text: ``static/sla_tab.js``, added to the main page, colours each cell that
 starts with a pass or fail mark green or red. ``/trademate/live`` answers the snapshot as JSON; ``/metrics``
 the suite's Prometheus registry.
@@ -19,7 +20,161 @@ from typing import Any
 from flask import Response, jsonify, request
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
-from trademate_load.live import TAB_COLUMNS, TAB_KEY, LiveBoard, tab_rows
+from trademate_load.live import RPS_TOLERANCE, LiveBoard
+
+TAB_KEY = "trademate-sla"
+TAB_COLUMNS = (
+    ("tier", "Tier"),
+    ("figure", "Figure"),
+    ("target", "Target"),
+    ("window", "Rolling window"),
+    ("run", "Run so far (after warm-up)"),
+)
+PASS_MARK, FAIL_MARK = "\N{CHECK MARK}", "\N{BALLOT X}"  # the tab's script colours such cells green and red
+_LABELS = {
+    "rps": "req/s",
+    "p95_ms": "p95",
+    "p99_ms": "p99",
+    "mean_ms": "mean",
+    "success_rate": "success rate",
+    "sla_compliance": "compliance",
+    "error_budget": "error budget left",
+}
+
+
+def _fmt(value: float | None, name: str) -> str:
+    if value is None:
+        return "n/a"
+    if name.endswith("_ms"):
+        return f"{value:.3f} ms"
+    if name == "rps":
+        return f"{value:.1f}"
+    return f"{value * 100:.3f}%"
+
+
+def _cell(figures: dict[str, Any], check: dict[str, Any]) -> str:
+    name = check["name"]
+    if name == "error_budget":
+        left, budget = figures["error_budget_left_ratio"], figures["error_budget"]
+        text = "n/a" if left is None else f"{left * 100:.1f}% ({budget['failures']} of {budget['allowed']:.2f} used)"
+    else:
+        text = _fmt(check["actual"], name)
+    mark = {True: PASS_MARK, False: FAIL_MARK}.get(check["passed"], "")
+    return f"{mark} {text}".strip()
+
+
+def _target(tier: dict[str, Any], check: dict[str, Any]) -> str:
+    name = check["name"]
+    if name == "rps":
+        return f">= {check['limit']:.1f} ({RPS_TOLERANCE:.0%} of {tier['target_rps']:g})"
+    if name == "error_budget":
+        return "> 0% left"
+    return f"{check['op']} {_fmt(check['limit'], name)}"
+
+
+def tab_rows(snapshot: dict[str, Any]) -> list[dict[str, str]]:
+    """The SLA tab's rows: per tier one row per check, both scopes side by side, each cell marked green or red."""
+    if snapshot.get("state", "idle") == "idle":
+        return [{"tier": "", "figure": "waiting for a test to start", "target": "", "window": "", "run": ""}]
+    rows = [
+        {
+            "tier": snapshot["state"],
+            "figure": f"profile {snapshot['profile']}, latency {snapshot['latency_basis']}",
+            "target": "",
+            "window": f"last {snapshot['window_s']:g} s",
+            "run": f"{snapshot['measured_s']:.1f} s measured",
+        }
+    ]
+    aborted, decided = snapshot.get("aborted"), snapshot.get("decided")
+    if aborted:
+        rows.append(
+            {
+                "tier": aborted["tier"],
+                "figure": f"{FAIL_MARK} ABORTED by {aborted['by']}.{aborted['check']}",
+                "target": f"at {aborted['at_s']:.1f} s",
+                "window": aborted["reason"],
+                "run": "",
+            }
+        )
+    if decided:
+        rows.append(
+            {
+                "tier": "",
+                "figure": f"{PASS_MARK} ENDED EARLY by {decided['by']}",
+                "target": f"at {decided['at_s']:.1f} s",
+                "window": decided["reason"],
+                "run": "",
+            }
+        )
+    for tier, figures in snapshot["tiers"].items():
+        window = {c["name"]: c for c in figures["window"]["checks"]}
+        run = {c["name"]: c for c in figures["run"]["checks"]}
+        rows.append(
+            {
+                "tier": tier,
+                "figure": "requests (failed)",
+                "target": "",
+                "window": f"{figures['window']['requests']} ({figures['window']['failures']})",
+                "run": f"{figures['run']['requests']} ({figures['run']['failures']})",
+            }
+        )
+        for name, label in _LABELS.items():
+            check = window.get(name) or run.get(name)
+            if check is None:
+                continue
+            rows.append(
+                {
+                    "tier": tier,
+                    "figure": label,
+                    "target": _target(figures, check),
+                    "window": _cell(figures["window"], window[name]) if name in window else "n/a",
+                    "run": _cell(figures["run"], run[name]) if name in run else "n/a",
+                }
+            )
+        rows += _uptime_rows(tier, figures.get("uptime"), figures.get("decisions") or [], snapshot)
+    return rows
+
+
+def _decision(state: dict) -> str:
+    """``p95_ms passed``, ``p95_ms [GET /api/v1/portfolio] open``."""
+    scope = f" [{state['endpoint']}]" if state["endpoint"] else ""
+    return f"{state['check']}{scope} {state['state'].replace('_', ' ')}"
+
+
+def _uptime_rows(tier: str, uptime: dict[str, Any] | None, decisions: list[dict], snapshot: dict) -> list[dict]:
+    """A tier's uptime (its last judged window, and the run so far) and the state of each check's early decision."""
+    rows = []
+    if uptime is not None:
+        required = uptime["required"]
+        ratio = uptime["ratio"]
+        down = "; ".join(f"{d['start_s']:.1f}-{d['end_s']:.1f} s: {d['cause']}" for d in uptime["down"])
+        run = "n/a" if ratio is None else f"{ratio * 100:.3f}% of {uptime['judged_s']:g} s"
+        if ratio is not None and required is not None:
+            run = f"{PASS_MARK if ratio >= required else FAIL_MARK} {run}"
+        last = uptime["timeline"][-1:] or "-"
+        window = {"U": f"{PASS_MARK} up", "D": f"{FAIL_MARK} down"}.get(last, "not judged")
+        rows.append(
+            {
+                "tier": tier,
+                "figure": f"uptime ({uptime['window_s']:g} s windows)",
+                "target": "" if required is None else f">= {required * 100:.3f}%",
+                "window": f"last window: {window}",
+                "run": run + (f"; down {down}" if down else ""),
+            }
+        )
+    if decisions:
+        states = ", ".join(_decision(d) for d in decisions)
+        rows.append(
+            {
+                "tier": tier,
+                "figure": f"early decisions (alpha {snapshot.get('decision_alpha', 0):g})",
+                "target": "",
+                "window": "",
+                "run": states,
+            }
+        )
+    return rows
+
 
 TAB_TITLE = "SLA (live)"
 SCRIPT = Path(__file__).resolve().parent / "static" / "sla_tab.js"

@@ -1,6 +1,7 @@
 """The live branch on synthetic samples: its figures are sla.evaluate's, its tail reader loses no row across
-swaps, abort_on_fail waits out its grace, the SLA tab marks each figure, the Prometheus exposition parses, and
-every report of an aborted run says which check stopped it."""
+swaps, its uptime equals the verdict's, abort_on_fail stops on a decided failure and stop_when_decided on a settled
+run, the SLA tab marks each figure, the Prometheus exposition parses, and every report of a run that ended early
+says which check (or which decision) ended it."""
 
 from __future__ import annotations
 
@@ -14,17 +15,18 @@ from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.synthetic import T0, frame_of, write_synthetic_run
-from trademate_load.live import FAIL_MARK, PASS_MARK, BufferTail, LiveBoard, LiveRun, tab_rows
+from trademate_load.live import BufferTail, LiveBoard, LiveRun
 from trademate_load.metrics import BUCKETS_S, build_registry
-from trademate_load.profile import ConfigError, Sla, TierLoad, TierSla, load_profile
+from trademate_load.profile import ConfigError, Profile, Sla, TierLoad, TierSla, load_profile
 from trademate_load.report.console import render_console
 from trademate_load.report.summary import apply_abort
+from trademate_load.webtab import FAIL_MARK, PASS_MARK, tab_rows
 from trademate_load.rundir import load_run, render_reports
 from trademate_load.samples import SampleBuffer
 from trademate_load.sla import Window, evaluate
 
-PREMIUM = TierSla(p95_ms=50, p99_ms=100, mean_ms=25, success_rate=0.9995, compliance=0.95)
-SHARED = TierSla(p95_ms=100, p99_ms=200, mean_ms=50, success_rate=0.999, compliance=0.95)
+PREMIUM = TierSla(p95_ms=50, p99_ms=100, mean_ms=25, success_rate=0.9995, compliance=0.95, uptime=0.999)
+SHARED = TierSla(p95_ms=100, p99_ms=200, mean_ms=50, success_rate=0.999, compliance=0.95, uptime=0.999)
 SLA = Sla(tiers={"premium": PREMIUM, "shared": SHARED})
 LOADS = {
     "premium": TierLoad(users=5, rps=50, plans={"ELITE": 1}),
@@ -61,18 +63,20 @@ def append_rows(buffer: SampleBuffer, frame: pd.DataFrame) -> None:
         buffer.append(row.ts, row.intended_ts, key, row.status, row.ok, row.latency_ms, row.bytes, row.error)
 
 
-def live_run(basis: str = "corrected", abort_on_fail: dict | None = None) -> LiveRun:
-    return LiveRun(
-        run_id="r",
-        profile="p",
-        tiers=LOADS,
-        sla=SLA,
-        basis=basis,
-        started_ts=T0,
+def live_run(basis: str = "corrected", sla: Sla = SLA, **settings) -> LiveRun:
+    """A run of both tiers for SECONDS (WARMUP excluded), live window WINDOW; ``settings``: more Profile fields."""
+    profile = Profile(
+        name="p",
+        run_time_s=SECONDS,
         warmup_s=WARMUP,
-        window_s=WINDOW,
-        abort_on_fail=abort_on_fail,
+        spawn_rate=10,
+        tiers=LOADS,
+        sla=sla,
+        latency=basis,
+        live_window_s=WINDOW,
+        **settings,
     )
+    return LiveRun(run_id="r", profile=profile, started_ts=T0, run_time_s=SECONDS)
 
 
 def feed(frame: pd.DataFrame, run: LiveRun, chunks: int = 7) -> LiveBoard:
@@ -167,6 +171,12 @@ def slow_after(seconds: float) -> pd.DataFrame:
     return frame_of(latency, duration=SECONDS)
 
 
+def with_healthy_shared(premium: pd.DataFrame) -> pd.DataFrame:
+    """``premium`` and a shared tier answering every request in 5 ms."""
+    shared = frame_of(np.full(2000, 5.0), tier="shared", duration=SECONDS, endpoint="GET /api/v1/watchlist")
+    return pd.concat([premium, shared], ignore_index=True).sort_values("ts", kind="stable", ignore_index=True)
+
+
 def step(board: LiveBoard, frame: pd.DataFrame, until: float) -> dict | None:
     """Append the samples that started before ``until`` (and after the last step), then update at ``until``."""
     done = getattr(board, "_done", T0)
@@ -175,20 +185,27 @@ def step(board: LiveBoard, frame: pd.DataFrame, until: float) -> dict | None:
     return board.update(until)
 
 
-def test_abort_on_fail_waits_out_the_grace_then_names_tier_check_and_time():
+def run_steps(board: LiveBoard, frame: pd.DataFrame) -> dict[int, dict]:
+    """Each second of the run stepped through; the early-end records by second."""
+    records = {second: step(board, frame, T0 + second) for second in range(1, int(SECONDS))}
+    return {second: record for second, record in records.items() if record is not None}
+
+
+def test_abort_on_fail_stops_once_the_test_decides_the_p95_fails_and_names_tier_check_and_time():
     frame = slow_after(20.0)
     board = LiveBoard(SampleBuffer())
-    board.start(live_run(abort_on_fail={"p95_ms": 5.0}))
-    records = {second: step(board, frame, T0 + second) for second in range(1, 40)}
-    fired = [second for second, record in records.items() if record is not None]
+    board.start(live_run(abort_on_fail=("p95_ms",)))
+    fired = run_steps(board, frame)
     assert len(fired) == 1
-    record = records[fired[0]]
-    assert record["tier"] == "premium" and record["check"] == "p95_ms" and record["scope"] == "window"
-    # p95 over the last 10 s first exceeds 50 ms once more than 5% of its samples are slow (about 20.5 s in,
-    # plus the 1 s settle), and must stay over for 5 s more.
-    assert 26 <= record["at_s"] <= 28 and record["at_s"] == fired[0]
-    assert record["actual"] == 80.0 and record["limit"] == 50
-    assert "premium p95 over the last 10 s was 80.000 ms, target < 50.000 ms for 5 s" in record["reason"]
+    ((second, record),) = fired.items()
+    assert record["outcome"] == "fail" and record["by"] == "abort_on_fail"
+    assert (record["tier"], record["check"]) == ("premium", "p95_ms")
+    # 800 fast requests after warm-up, then 50 slow ones a second: decided within seconds of the slowdown
+    # (samples reach the board a second late, and its figures end a settle second before now).
+    assert 21 <= record["at_s"] <= 28 and record["at_s"] == second - 1
+    assert record["tests"] == 2 and record["alpha"] == 0.05  # p95_ms of both tiers share the 5%
+    assert record["evidence"] >= 2 / 0.05
+    assert "premium p95_ms: " in record["reason"] and "since warm-up at or above 50 ms" in record["reason"]
     assert board.snapshot["aborted"] == record
     assert tab_rows(board.snapshot)[1]["figure"] == f"{FAIL_MARK} ABORTED by abort_on_fail.p95_ms"
 
@@ -198,19 +215,76 @@ def test_a_fast_run_never_aborts_and_warm_up_is_never_judged():
     frame.loc[frame["ts"] < T0 + WARMUP - 1, "latency_ms"] = 500.0  # a slow warm-up does not count
     frame["latency_co_ms"] = frame["latency_ms"]
     board = LiveBoard(SampleBuffer())
-    board.start(live_run(abort_on_fail={"p95_ms": 0.0, "error_budget": 0.0}))
-    assert all(step(board, frame, T0 + s) is None for s in range(1, 40))
+    board.start(live_run(abort_on_fail=("p95_ms", "success_rate", "mean_ms", "compliance")))
+    assert run_steps(board, frame) == {}
+    states = {d["check"]: d["state"] for d in board.snapshot["tiers"]["premium"]["decisions"]}
+    assert states["p95_ms"] == "passed" and states["mean_ms"] == "holds"
+    assert states["success_rate"] == "open"  # 1,800 requests cannot show 99.95%
 
 
-def test_an_exhausted_error_budget_aborts_at_once():
+def test_a_failure_rate_far_above_the_allowance_aborts_within_seconds_of_warm_up():
     frame = frame_of(np.full(2000, 5.0), ok=np.arange(2000) % 50 != 0, duration=SECONDS)  # 2% fail
     board = LiveBoard(SampleBuffer())
-    board.start(live_run(abort_on_fail={"error_budget": 0.0}))
-    records = [step(board, frame, T0 + s) for s in range(1, 40)]
-    first = next(record for record in records if record is not None)
-    assert first["check"] == "error_budget" and first["scope"] == "run"
-    assert first["at_s"] <= WARMUP + 3
-    assert "premium error budget exhausted" in first["reason"]
+    board.start(live_run(abort_on_fail=("success_rate",)))
+    (record,) = run_steps(board, frame).values()
+    assert record["check"] == "success_rate" and record["at_s"] <= WARMUP + 5
+    assert "premium success_rate: " in record["reason"] and "failed (2.0" in record["reason"]
+
+
+def stalled_premium() -> pd.DataFrame:
+    """Premium at 50 req/s stalled (900 ms) for the second 12-13 s into the run, and a healthy shared tier."""
+    seconds = np.linspace(0, SECONDS, 2000, endpoint=False) // 1
+    return with_healthy_shared(frame_of(np.where(seconds == 12, 900.0, 5.0), duration=SECONDS))
+
+
+def test_an_outage_longer_than_the_planned_run_allows_aborts_on_uptime():
+    sla = Sla(tiers={t: TierSla(p95_ms=50, uptime=0.999, window=2.0) for t in LOADS})
+    board = LiveBoard(SampleBuffer())
+    board.start(live_run(sla=sla, abort_on_fail=("uptime",)))
+    (record,) = run_steps(board, stalled_premium()).values()
+    assert (record["tier"], record["check"]) == ("premium", "uptime") and record["evidence"] is None
+    # the window 12-14 s is judged once its requests have had their 1 s timeout, a settle second later
+    assert 15 <= record["at_s"] <= 17
+    assert "premium uptime: down 2.0 s (12.0-14.0 s: p95 900.0 ms (limit < 50 ms))" in record["reason"]
+    assert "more than the 0.04 s that 99.900% of the planned 36 s allows" in record["reason"]
+
+
+def test_stop_when_decided_ends_a_healthy_run_once_every_check_is_settled():
+    sla = Sla(tiers={t: TierSla(p95_ms=50, mean_ms=25, success_rate=0.95, uptime=0.99, window=5.0) for t in LOADS})
+    rng = np.random.default_rng(5)
+    frame = pd.concat(
+        [frame_of(rng.lognormal(np.log(5.0), 0.3, 2000), tier=tier, duration=SECONDS) for tier in LOADS],
+        ignore_index=True,
+    ).sort_values("ts", kind="stable", ignore_index=True)
+    board = LiveBoard(SampleBuffer())
+    board.start(live_run(sla=sla, stop_when_decided=True))
+    fired = run_steps(board, frame)
+    second, record = min(fired.items())
+    assert record["outcome"] == "pass" and record["by"] == "stop_when_decided" and record["tests"] == 6
+    assert WARMUP < record["at_s"] < 20
+    assert "every check settled: 4 passed its sequential test (alpha 0.05 over 6 tests), 4 hold" in record["reason"]
+    assert board.snapshot["decided"] == record and board.snapshot["aborted"] is None
+
+
+def test_stop_when_decided_ends_a_failing_run_as_an_abort():
+    board = LiveBoard(SampleBuffer())
+    board.start(live_run(stop_when_decided=True))
+    second, record = min(run_steps(board, with_healthy_shared(slow_after(20.0))).items())
+    assert record["outcome"] == "fail" and record["by"] == "stop_when_decided"
+    assert record["tier"] == "premium" and record["check"] in ("p95_ms", "compliance")
+
+
+def test_live_uptime_equals_the_verdicts_at_the_end():
+    frame = stalled_premium()
+    sla = Sla(tiers={t: TierSla(p95_ms=50, uptime=0.999, window=5.0) for t in LOADS})
+    snapshot = feed(frame, live_run(sla=sla)).snapshot
+    verdict = evaluate(frame, LOADS, sla, Window(T0 + WARMUP, T0 + SECONDS), "corrected")
+    for tier in LOADS:
+        live, expected = snapshot["tiers"][tier]["uptime"], verdict.tiers[tier].uptime
+        assert live["timeline"] == "".join({"up": "U", "down": "D"}.get(w.state, "-") for w in expected.windows)
+        assert live["ratio"] == pytest.approx(expected.ratio)
+    assert snapshot["tiers"]["premium"]["uptime"]["timeline"] == "UDUUUUUU"
+    assert snapshot["tiers"]["shared"]["uptime"]["timeline"] == "UUUUUUUU"
 
 
 def test_tab_rows_mark_each_figure_green_or_red():
@@ -225,6 +299,12 @@ def test_tab_rows_mark_each_figure_green_or_red():
     assert by_figure[("premium", "p99")]["window"] == f"{PASS_MARK} 80.000 ms"
     assert by_figure[("premium", "requests (failed)")]["run"] == "1800 (0)"
     assert by_figure[("premium", "error budget left")]["run"].startswith(f"{PASS_MARK} 100.0%")
+    uptime = by_figure[("premium", "uptime (5 s windows)")]
+    assert uptime["target"] == ">= 99.900%" and uptime["window"] == f"last window: {FAIL_MARK} down"
+    # windows from the end of warm-up (4 s): 19-24 s is down with its last 4 s slow
+    assert uptime["run"] == f"{FAIL_MARK} 41.667% of 36 s; down 19.0-40.0 s: p95 80.0 ms (limit < 50 ms)"
+    decisions = by_figure[("premium", "early decisions (alpha 0.05)")]["run"]
+    assert "p95_ms failed, p99_ms passed, success_rate open" in decisions and "uptime failed" in decisions
     assert tab_rows({"state": "idle", "tiers": {}})[0]["figure"] == "waiting for a test to start"
 
 
@@ -254,6 +334,7 @@ def test_prometheus_exposition_has_the_agreed_names_and_counts():
         assert samples["trademate_error_budget_remaining_ratio"].value == pytest.approx(
             live["run"]["error_budget_left_ratio"]
         )
+        assert samples["trademate_uptime_ratio"].value == live["uptime"]["ratio"] is not None
     histogram = families["trademate_request_latency_seconds"]
     assert histogram.type == "histogram"
     count = {s.labels["endpoint"]: s.value for s in histogram.samples if s.name.endswith("_count")}
@@ -275,12 +356,19 @@ PROFILE = "run_time: 30s\ntiers:\n  premium: {users: 1, rps: 10}\nsla: sla.yaml\
 @pytest.mark.parametrize(
     ("extra", "field", "words"),
     [
-        ("abort_on_fail: {p95: 10s}", "abort_on_fail.p95", "did you mean 'p95_ms'"),
-        ("abort_on_fail: {p95_ms: soon}", "abort_on_fail.p95_ms", "true, false or a duration such as 10s"),
-        ("abort_on_fail: {p95_ms: -1}", "abort_on_fail.p95_ms", "true, false or a duration"),
-        ("abort_on_fail: {p95_ms: [1]}", "abort_on_fail.p95_ms", "true, false or a duration"),
+        ("abort_on_fail: {p95: true}", "abort_on_fail.p95", "did you mean 'p95_ms'"),
+        ("abort_on_fail: {p95_ms: 10s}", "abort_on_fail.p95_ms", "expected true or false, got '10s' (a check"),
+        ("abort_on_fail: {p95_ms: [1]}", "abort_on_fail.p95_ms", "expected true or false"),
+        (
+            "abort_on_fail: {error_budget: true}",
+            "abort_on_fail.error_budget",
+            "retired: use abort_on_fail.success_rate",
+        ),
         ("abort_on_fail: {p99_ms: true}", "abort_on_fail.p99_ms", "sets p99_ms: nothing to check"),
         ("abort_on_fail: [p95_ms]", "abort_on_fail", "expected a mapping"),
+        ("stop_when_decided: yes please", "stop_when_decided", "expected true or false"),
+        ("decision_alpha: 0.5", "decision_alpha", "below 0.5"),
+        ("decision_alpha: 0", "decision_alpha", "greater than 0"),
         ("live_window: 0s", "live_window", "longer than 0 s"),
         ("live_window: soon", "live_window", "duration"),
     ],
@@ -296,25 +384,28 @@ def test_bad_abort_on_fail_and_live_window_name_file_and_field(tmp_path, extra, 
 
 def test_abort_on_fail_and_live_window_parse(tmp_path):
     (tmp_path / "sla.yaml").write_text(SLA_TEXT)
-    extra = "live_window: 1m\nabort_on_fail: {error_budget: true, p95_ms: 10s, compliance: false}\n"
-    (tmp_path / "p.yaml").write_text(PROFILE + extra)
+    extra = "live_window: 1m\nabort_on_fail: {success_rate: true, p95_ms: true, compliance: false}\n"
+    (tmp_path / "p.yaml").write_text(PROFILE + extra + "stop_when_decided: true\ndecision_alpha: 0.01\n")
     profile = load_profile(str(tmp_path / "p.yaml"))
-    assert profile.abort_on_fail == {"error_budget": 0.0, "p95_ms": 10.0}
-    assert profile.live_window_s == 60.0
-    assert profile.settings()["abort_on_fail"] == {"error_budget": 0.0, "p95_ms": 10.0}
-    assert load_profile("smoke").abort_on_fail == {} and load_profile("smoke").live_window_s == 30.0
+    assert profile.abort_on_fail == ("success_rate", "p95_ms")
+    assert profile.live_window_s == 60.0 and profile.stop_when_decided and profile.decision_alpha == 0.01
+    settings = profile.settings()
+    assert settings["abort_on_fail"] == ["success_rate", "p95_ms"] and settings["stop_when_decided"] is True
+    smoke = load_profile("smoke")
+    assert smoke.abort_on_fail == () and smoke.live_window_s == 30.0 and not smoke.stop_when_decided
+    assert smoke.decision_alpha == 0.05
 
 
 ABORTED = {
+    "outcome": "fail",
+    "by": "abort_on_fail",
     "tier": "premium",
     "check": "p95_ms",
     "at_s": 12.0,
-    "reason": "premium p95 over the last 30 s was 81.000 ms, target < 50.000 ms for 10 s",
-    "scope": "window",
-    "actual": 81.0,
-    "op": "<",
-    "limit": 50,
-    "grace_s": 10.0,
+    "reason": "premium p95_ms: 900 of 1700 since warm-up at or above 50 ms (52.941%, allowed 5.000%); evidence ...",
+    "alpha": 0.05,
+    "tests": 2,
+    "evidence": 1e9,
 }
 
 
@@ -326,7 +417,7 @@ def test_an_aborted_run_is_a_breach_unless_nothing_was_measured(code, verdict, e
     summary = apply_abort({"exit_code": code, "verdict": verdict, "reason": "as judged"}, dict(ABORTED))
     assert (summary["exit_code"], summary["verdict"]) == (expected_code, expected_verdict)
     assert summary["aborted"] == ABORTED
-    assert "stopped at 12.0 s by abort_on_fail.p95_ms (premium): premium p95 over the last 30 s" in summary["reason"]
+    assert "stopped at 12.0 s by abort_on_fail.p95_ms (premium): premium p95_ms: 900 of 1700" in summary["reason"]
     assert apply_abort({"exit_code": 0, "verdict": "pass", "reason": "ok"}, None) == {
         "exit_code": 0,
         "verdict": "pass",

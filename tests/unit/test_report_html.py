@@ -111,6 +111,26 @@ def tier_summary(requests: int, rps: float, target: int, *, basis: str = "correc
         "latency_basis": basis,
         "missed_schedule": 4,
         "error_budget": {"allowed": requests * 0.0005, "failures": 37, "burned": 37 / (requests * 0.0005), "left": 0.0},
+        "uptime": {
+            "ratio": 0.8,
+            "required": 0.999,
+            "window_s": 5.0,
+            "min_requests": 101,
+            "judged_s": 24.3,
+            "down_s": 5.0,
+            "unjudged_s": 0.0,
+            "timeline": "UDUUU",
+            "down": [
+                {
+                    "start": "2026-11-26T14:15:13.000+00:00",
+                    "end": "2026-11-26T14:15:18.000+00:00",
+                    "start_s": 11.0,
+                    "end_s": 16.0,
+                    "cause": "p95 812.3 ms (limit < 50 ms)",
+                    "windows": 1,
+                }
+            ],
+        },
         "checks": [
             {
                 "name": "p95_ms",
@@ -185,6 +205,11 @@ def png_width(data: bytes) -> int:
     return struct.unpack(">I", data[16:20])[0]
 
 
+def png_height(data: bytes) -> int:
+    png_width(data)  # checks the header
+    return struct.unpack(">I", data[20:24])[0]
+
+
 def image_tags(html: str) -> list[str]:
     """Every <img ...> tag of the page."""
     return re.findall(r"<img\b[^>]*>", html)
@@ -249,7 +274,7 @@ def tier_chart_names(*tiers: str) -> set[str]:
 
 def test_every_image_is_an_embedded_png_with_alt_text(page):
     tags = image_tags(page)
-    assert len(tags) == 2 * len(charts.CHART_KINDS) + 2  # seven charts per tier, failures, noisy neighbour
+    assert len(tags) == 2 * len(charts.CHART_KINDS) + 2  # eight charts per tier, failures, noisy neighbour
     for tag in tags:
         assert png_width(embedded_png(tag)) > 0
         assert re.search(r'alt="[^"]{10,}"', tag)
@@ -261,6 +286,7 @@ def test_chart_functions_return_pngs_named_by_tier_and_kind(frame):
     for name, png in pngs.items():
         half = name.rsplit("_", 1)[-1] in charts.PAIR_KINDS
         assert png_width(png) == (HALF_WIDTH if half else FULL_WIDTH), name
+    assert png_height(pngs[charts.chart_name("premium", "uptime")]) == charts.STRIP_FIGSIZE[1] * charts.DPI
 
 
 def test_charts_can_be_passed_in_and_are_not_rendered_again(frame, monkeypatch):

@@ -36,7 +36,7 @@ from trademate_load.report.series import (
 FIGSIZE = (9.0, 3.2)
 HALF_FIGSIZE = (4.5, 3.2)
 DPI = 100
-TIME_KINDS = ("latency", "throughput", "budget")  # full width, over the run
+TIME_KINDS = ("latency", "uptime", "throughput", "budget")  # full width, over the run (uptime: a strip)
 PAIR_KINDS = ("histogram", "cdf", "cache", "db")  # half width, shown two by two
 CHART_KINDS = TIME_KINDS + PAIR_KINDS
 REPORTED_KINDS = ("cache", "db")  # drawn only when the target reports X-Cache / Server-Timing db
@@ -51,6 +51,9 @@ BURN_COLOR = "#9467bd"
 MARGINS = {"left": 0.075, "right": 0.83, "bottom": 0.15, "top": 0.9}  # fixed: a layout engine doubles draw time
 TWIN_MARGINS = {**MARGINS, "right": 0.78}
 HALF_MARGINS = {"left": 0.15, "right": 0.97, "bottom": 0.15, "top": 0.9}
+STRIP_FIGSIZE = (9.0, 1.3)  # the uptime strip: as wide as the latency chart, with its left and right margins
+STRIP_MARGINS = {**MARGINS, "bottom": 0.36, "top": 0.76}
+UPTIME_MARKS = {"U": ("up", "#2ca02c"), "D": ("down", "#d62728"), "-": ("not judged", "#d9d9d9")}
 HISTOGRAM_BINS = 60
 LOG_SCALE_RATIO = 20.0  # latency axis turns logarithmic when its top exceeds 20x the median plotted value
 PNG_OPTIONS = {"compress_level": 3}  # zlib level: level 6 (the default) costs a third more time for 10% less
@@ -124,6 +127,7 @@ def tier_charts(series: TierSeries, clock: Clock, summary: Mapping, run: Mapping
     measured_p95 = (((summary.get("tiers") or {}).get(tier) or {}).get("latency_ms") or {}).get("p95")
     drawers: dict[str, Callable[[], bytes | None]] = {
         "latency": lambda: latency_chart(series, clock, limits, f"{tier}: latency {per} ({basis})"),
+        "uptime": lambda: uptime_chart(tier, ((summary.get("tiers") or {}).get(tier) or {}).get("uptime"), clock),
         "throughput": lambda: throughput_chart(series, clock, limits, f"{tier}: achieved vs target req/s {per}"),
         "budget": lambda: budget_chart(series, clock, limits, f"{tier}: error rate {per} and error budget burned"),
         "histogram": lambda: histogram_chart(series, limits, measured_p95, f"{tier}: latency histogram (SLA window)"),
@@ -144,6 +148,37 @@ def latency_chart(series: TierSeries, clock: Clock, limits: Limits, title: str) 
     _hline(ax, limits.p95_ms, QUANTILE_COLORS[0.95], "p95 limit {value:g} ms")
     _hline(ax, limits.p99_ms, QUANTILE_COLORS[0.99], "p99 limit {value:g} ms")
     _latency_scale(ax, series.latency)
+    return _finish(fig, ax, clock)
+
+
+def uptime_chart(tier: str, uptime: Mapping | None, clock: Clock) -> bytes | None:
+    """A strip of the tier's uptime windows (summary.json's timeline) on the latency chart's time axis: up, down or
+    not judged; None without windows."""
+    timeline = (uptime or {}).get("timeline")
+    if not timeline:
+        return None
+    window_s = float(uptime["window_s"])
+    starts = clock.warmup_end + np.arange(len(timeline)) * window_s
+    ends = np.minimum(starts + window_s, max(clock.end, clock.warmup_end))
+    ratio = uptime.get("ratio")
+    shown = "not measured" if ratio is None else f"{ratio * 100:.3f}".rstrip("0").rstrip(".") + "%"
+    title = f"{tier}: uptime {shown} in windows of {window_s:g} s"
+    fig = Figure(figsize=STRIP_FIGSIZE, dpi=DPI)
+    fig.subplots_adjust(**STRIP_MARGINS)
+    ax = fig.add_subplot()
+    ax.set_title(title, fontsize=10, loc="left", y=1.0, pad=6)
+    ax.set_xlabel("seconds since start", fontsize=9)
+    ax.tick_params(labelsize=8)
+    ax.xaxis.set_major_locator(MaxNLocator(nbins=8))
+    _shade_warmup(ax, clock)
+    marks = np.array(list(timeline))
+    for mark, (label, color) in UPTIME_MARKS.items():
+        chosen = marks == mark
+        if chosen.any():
+            spans = list(zip(starts[chosen], (ends - starts)[chosen], strict=True))
+            ax.broken_barh(spans, (0.0, 1.0), facecolors=color, edgecolor="white", linewidth=0.3, label=label)
+    ax.set_ylim(0.0, 1.0)
+    ax.set_yticks([])
     return _finish(fig, ax, clock)
 
 

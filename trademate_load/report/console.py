@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from trademate_load.report.summary import decided_note
 from trademate_load.verdict import EXIT_MEANINGS
 from trademate_load.workers import LOST_STATES, describe_lost
 
@@ -22,6 +23,7 @@ _ROWS = (  # (label, how to read the figure from a tier's summary, check name or
     ("compliance", lambda t: t["sla_compliance"], "sla_compliance", "%"),
     ("db p95", lambda t: t["db_ms_p95"], "db_ms_p95", "ms"),
     ("cache hit rate", lambda t: t["cache_hit_rate"], "cache_hit_rate", "%"),
+    ("uptime", lambda t: (t.get("uptime") or {}).get("ratio"), "uptime", "%"),
     ("missed schedule", lambda t: t["missed_schedule"], None, ""),
     ("dropped", lambda t: t.get("dropped", 0), None, ""),
 )
@@ -66,6 +68,7 @@ def render_console(summary: dict[str, Any]) -> str:
             target = f"{check['op']} {_value(check['limit'], unit)}" if check else ""
             result = _RESULT[check["status"]] if check else ""
             lines.append(f"{label:<16} {_value(read(t), unit):>14} {target:>14}  {result}".rstrip())
+        lines += render_uptime(t.get("uptime"))
         for c in t["checks"]:
             if c.get("endpoint"):
                 unit = "%" if c["name"] == "success_rate" else "ms"
@@ -80,6 +83,8 @@ def render_console(summary: dict[str, Any]) -> str:
     if summary.get("aborted"):
         aborted = summary["aborted"]
         lines += ["", f"Aborted: {aborted['tier']} {aborted['check']} at {aborted['at_s']:.1f} s: {aborted['reason']}"]
+    if summary.get("decided"):
+        lines += ["", f"Ended early: {decided_note(summary['decided'])}"]
     lines += render_workers(summary.get("workers") or [])
     lines += [
         "",
@@ -87,6 +92,25 @@ def render_console(summary: dict[str, Any]) -> str:
         verdict_line(summary["exit_code"], summary["verdict"]),
     ]
     return "\n".join(lines)
+
+
+def render_uptime(uptime: dict[str, Any] | None) -> list[str]:
+    """A tier's uptime windows in a line, and each down stretch with its times and cause."""
+    if not uptime:
+        return []
+    windows = len(uptime["timeline"])
+    down = uptime["timeline"].count("D")
+    unjudged = uptime["timeline"].count("-")
+    lines = [
+        f"uptime windows: {windows} of {uptime['window_s']:g} s, {down} down, {unjudged} not judged "
+        f"(fewer than {uptime['min_requests']} requests due)"
+    ]
+    for stretch in uptime["down"]:
+        lines.append(
+            f"  DOWN {stretch['start_s']:.1f}-{stretch['end_s']:.1f} s after the start "
+            f"({stretch['start']} to {stretch['end']}): {stretch['cause']}"
+        )
+    return lines
 
 
 def render_workers(workers: list[dict[str, Any]]) -> list[str]:

@@ -34,6 +34,7 @@ STATUSES = {True: "passed", False: "failed", None: "not_measured"}
 PERCENTILES = ("mean", "p50", "p95", "p99", "max")
 CHART_ALTS = {
     "latency": "{tier}: p50, p95 and p99 latency ({basis}) over time against the p95 and p99 limits; warm-up shaded",
+    "uptime": "{tier}: uptime windows over time, up, down or not judged, on the latency chart's time axis",
     "throughput": "{tier}: achieved requests per second against the target of {target} req/s; warm-up shaded",
     "budget": "{tier}: error rate over time and the share of the error budget burned in the SLA window",
     "histogram": "{tier}: histogram of latency ({basis}) in the SLA window, with the measured p95 and the limits",
@@ -92,12 +93,18 @@ def banner(summary: Mapping, run: Mapping) -> dict:
         "reason": str(summary.get("reason") or ""),
         "interrupted": bool(run.get("interrupted")),
         "aborted": _aborted_badge(summary.get("aborted")),
+        "decided": _decided_badge(summary.get("decided")),
     }
 
 
 def _aborted_badge(aborted: Mapping | None) -> str:
     """``aborted at 12.0 s: premium p95_ms`` for a run abort_on_fail stopped; empty otherwise."""
     return f"aborted at {aborted['at_s']:.1f} s: {aborted['tier']} {aborted['check']}" if aborted else ""
+
+
+def _decided_badge(decided: Mapping | None) -> str:
+    """``ended early at 42.0 s: every check settled`` for a run stop_when_decided ended; empty otherwise."""
+    return f"ended early at {decided['at_s']:.1f} s: every check settled ({decided['by']})" if decided else ""
 
 
 def metadata(summary: Mapping, run: Mapping) -> list[tuple[str, str]]:
@@ -153,6 +160,7 @@ def tier_view(name: str, tier: Mapping, run: Mapping, pngs: Mapping[str, bytes])
         "figures": tier_figures(tier),
         "checks": [check_row(check) for check in tier.get("checks") or []],
         "budget": budget_view(tier.get("error_budget"), tier.get("requests")),
+        "uptime": uptime_view(tier.get("uptime")),
         "latency_rows": latency_rows(tier, basis),
         "charts": [images[kind] for kind in charts.TIME_KINDS if images[kind]],
         "pairs": [
@@ -230,6 +238,37 @@ def budget_view(budget: Mapping | None, requests: object) -> dict | None:
         ],
         "status": "failed" if over else "passed",
         "status_label": "over budget" if over else "within budget",
+    }
+
+
+def uptime_view(uptime: Mapping | None) -> dict | None:
+    """A tier's uptime: its figures, and each down stretch with start, end, length and cause."""
+    if not uptime:
+        return None
+    timeline = str(uptime.get("timeline") or "")
+    ratio, required = _finite(uptime.get("ratio")), _finite(uptime.get("required"))
+    down = [
+        {
+            "start": str(d.get("start", "")),
+            "end": str(d.get("end", "")),
+            "offset": f"{_finite(d.get('start_s')) or 0:,.1f}–{_finite(d.get('end_s')) or 0:,.1f} s",
+            "length": _seconds((_finite(d.get("end_s")) or 0) - (_finite(d.get("start_s")) or 0)),
+            "cause": str(d.get("cause") or ""),
+        }
+        for d in uptime.get("down") or []
+    ]
+    return {
+        "figures": [
+            ("uptime", format_rate(ratio) if ratio is not None else "not measured (no window judged)"),
+            ("required", format_rate(required)),
+            ("window", _seconds(uptime.get("window_s"))),
+            ("windows", f"{len(timeline):,} ({timeline.count('D'):,} down, {timeline.count('-'):,} not judged)"),
+            ("judged", _seconds(uptime.get("judged_s"))),
+            ("down", _seconds(uptime.get("down_s"))),
+            ("judged from", f"{format_count(uptime.get('min_requests'))} requests due in a window"),
+        ],
+        "down": down,
+        "status": "passed" if ratio is None or required is None or ratio >= required else "failed",
     }
 
 
@@ -365,10 +404,12 @@ def _environment() -> jinja2.Environment:
 
 
 def _image(png: bytes | None, alt: str) -> dict | None:
-    """An embeddable image (data URI and alt text), or None without a chart."""
+    """An embeddable image (data URI, alt text, and its pixel size from the PNG header), or None without a chart."""
     if not png:
         return None
-    return {"src": "data:image/png;base64," + base64.b64encode(png).decode("ascii"), "alt": alt}
+    width, height = int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")
+    src = "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+    return {"src": src, "alt": alt, "width": width, "height": height}
 
 
 def _alt(kind: str, tier: str, basis: str, target: object) -> str:

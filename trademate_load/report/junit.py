@@ -24,6 +24,11 @@ def render_junit(summary: dict[str, Any]) -> str:
             name = check["name"] + (f" [{check['endpoint']}]" if check.get("endpoint") else "")
             case = ET.SubElement(suite, "testcase", classname=f"trademate.sla.{tier}", name=name, time="0")
             text = f"{check['name']} = {_fmt(check['actual'])}, required {check['op']} {_fmt(check['limit'])}"
+            if check["name"] == "uptime" and figures.get("uptime"):
+                text += "".join(
+                    f"; down {d['start_s']:.1f}-{d['end_s']:.1f} s after the start ({d['start']}): {d['cause']}"
+                    for d in figures["uptime"]["down"]
+                )
             if check["status"] == "failed":
                 suite_failed += 1
                 ET.SubElement(case, "failure", message=text, type="SLABreach").text = text
@@ -53,6 +58,12 @@ def render_junit(summary: dict[str, Any]) -> str:
     if summary.get("aborted"):
         _abort_suite(root, summary["aborted"])
         total, failed = total + 1, failed + 1
+    if summary.get("decided"):
+        decided = summary["decided"]
+        suite = ET.SubElement(root, "testsuite", name=decided["by"], tests="1", failures="0", errors="0", skipped="0")
+        case = ET.SubElement(suite, "testcase", classname="trademate.decided", name="every check settled", time="0")
+        ET.SubElement(case, "system-out").text = f"ended early at {decided['at_s']:.1f} s: {decided['reason']}"
+        total += 1
     lost = lost_workers(summary.get("workers") or [])
     if lost:
         suite = ET.SubElement(root, "testsuite", name="workers", tests="1", failures="0", errors="1", skipped="0")
@@ -73,8 +84,9 @@ def render_junit(summary: dict[str, Any]) -> str:
 
 
 def _abort_suite(root: ET.Element, aborted: dict[str, Any]) -> None:
-    """The run was stopped early by abort_on_fail: one failed testcase naming the tier, the check and when."""
-    suite = ET.SubElement(root, "testsuite", name="abort_on_fail", tests="1", failures="1", errors="0", skipped="0")
+    """A check decided failed stopped the run early: one failed testcase naming the tier, the check and when."""
+    by = aborted.get("by", "abort_on_fail")
+    suite = ET.SubElement(root, "testsuite", name=by, tests="1", failures="1", errors="0", skipped="0")
     case = ET.SubElement(
         suite, "testcase", classname=f"trademate.abort.{aborted['tier']}", name=aborted["check"], time="0"
     )

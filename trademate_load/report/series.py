@@ -15,9 +15,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from trademate_load.stats import nearest_ranks
+
 TIME_QUANTILES = (0.50, 0.95, 0.99)
 MAX_BUCKETS = 600
-_SCALE = 10_000  # quantiles are applied in integer ten-thousandths, so 0.95 * n never rounds up wrongly
 _CACHE_CODES = {"hit": 1, "miss": 0}
 
 
@@ -168,7 +169,7 @@ def _grouped_quantiles(
     del regroup
     starts = np.flatnonzero(np.r_[True, ordered_labels[1:] != ordered_labels[:-1]])
     counts = np.diff(np.r_[starts, len(ordered_values)])
-    rows = [ordered_values[starts + _rank(counts, q)] for q in quantiles]
+    rows = [ordered_values[starts + nearest_ranks(counts, q) - 1] for q in quantiles]
     return ordered_labels[starts], np.vstack(rows)
 
 
@@ -216,12 +217,6 @@ def _db_series(frame: pd.DataFrame, mask: np.ndarray, bucket: np.ndarray, inside
 def _count(bucket: np.ndarray, selected: np.ndarray, size: int) -> np.ndarray:
     """Number of selected rows in each bucket 0..size-1."""
     return np.bincount(bucket[selected], minlength=size)[:size]
-
-
-def _rank(counts: np.ndarray, q: float) -> np.ndarray:
-    """0-based rank of the inverted-CDF q-quantile within groups of the given sizes."""
-    needed = (counts * round(q * _SCALE) + _SCALE - 1) // _SCALE
-    return np.clip(needed, 1, counts) - 1
 
 
 def _compact_ints(values: np.ndarray) -> np.ndarray:

@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import math
+from datetime import UTC, datetime
 from typing import Any
 
 from trademate_load.sla import Check, TierResult, Verdict
+from trademate_load.uptime import DOWN, UP, Uptime
 from trademate_load.verdict import EXIT_BREACH, EXIT_PASS, with_finding
 
 SCHEMA = "trademate-load/summary/1"
+TIMELINE_MARKS = {UP: "U", DOWN: "D"}  # uptime's timeline: a character per window; "-" not judged
+
+
+def iso(ts: float, timespec: str = "seconds") -> str:
+    """An epoch time as ISO-8601 in UTC."""
+    return datetime.fromtimestamp(ts, UTC).isoformat(timespec=timespec)
 
 
 def _round(value: float | None, digits: int = 3) -> float | None:
@@ -35,7 +43,33 @@ def check_dict(check: Check) -> dict[str, Any]:
     return out
 
 
-def _tier(result: TierResult) -> dict[str, Any]:
+def uptime_dict(uptime: Uptime, required: float | None, origin_ts: float) -> dict[str, Any]:
+    """A tier's uptime as plain values: the ratio, its windows (a timeline mark each) and each down stretch with
+    start and end (ISO-8601, and seconds since the run started at ``origin_ts``) and cause."""
+    return {
+        "ratio": _round(uptime.ratio, 6),
+        "required": required,
+        "window_s": uptime.rule.window_s,
+        "min_requests": uptime.rule.min_requests,
+        "judged_s": round(uptime.seconds(UP) + uptime.seconds(DOWN), 3),
+        "down_s": round(uptime.seconds(DOWN), 3),
+        "unjudged_s": round(uptime.seconds("unjudged"), 3),
+        "timeline": "".join(TIMELINE_MARKS.get(w.state, "-") for w in uptime.windows),
+        "down": [
+            {
+                "start": iso(stretch.start_ts, "milliseconds"),
+                "end": iso(stretch.end_ts, "milliseconds"),
+                "start_s": round(stretch.start_ts - origin_ts, 3),
+                "end_s": round(stretch.end_ts - origin_ts, 3),
+                "cause": stretch.cause,
+                "windows": stretch.windows,
+            }
+            for stretch in uptime.stretches()
+        ],
+    }
+
+
+def _tier(result: TierResult, required_uptime: float | None, origin_ts: float) -> dict[str, Any]:
     return {
         "requests": result.requests,
         "failures": result.failures,
@@ -54,19 +88,29 @@ def _tier(result: TierResult) -> dict[str, Any]:
         "error_budget": None
         if result.error_budget is None
         else {k: _round(v, 6) if math.isfinite(v) else None for k, v in result.error_budget.items()},
+        "uptime": None if result.uptime is None else uptime_dict(result.uptime, required_uptime, origin_ts),
         "checks": [check_dict(c) for c in result.checks],
     }
 
 
 def build_summary(verdict: Verdict, run: dict[str, Any]) -> dict[str, Any]:
     """summary.json content for a verdict and the run's metadata (run.json)."""
-    return apply_abort(_summary(verdict, run), run.get("aborted"))
+    summary = apply_abort(_summary(verdict, run), run.get("aborted"))
+    decided = run.get("decided")
+    if decided:
+        summary = with_finding(summary, decided_note(decided), (), summary["verdict"], summary["exit_code"])
+    return {**summary, "decided": decided}
 
 
 def abort_note(aborted: dict[str, Any]) -> str:
     """``stopped at 12.0 s by abort_on_fail.p95_ms (premium): ...``"""
-    where = f"abort_on_fail.{aborted['check']} ({aborted['tier']})"
+    where = f"{aborted.get('by', 'abort_on_fail')}.{aborted['check']} ({aborted['tier']})"
     return f"stopped at {aborted['at_s']:.1f} s by {where}: {aborted['reason']}"
+
+
+def decided_note(decided: dict[str, Any]) -> str:
+    """``ended early at 42.0 s by stop_when_decided: every check settled: ...``"""
+    return f"ended early at {decided['at_s']:.1f} s by {decided['by']}: {decided['reason']}"
 
 
 def apply_abort(summary: dict[str, Any], aborted: dict[str, Any] | None) -> dict[str, Any]:
@@ -79,6 +123,7 @@ def apply_abort(summary: dict[str, Any], aborted: dict[str, Any] | None) -> dict
 
 
 def _summary(verdict: Verdict, run: dict[str, Any]) -> dict[str, Any]:
+    origin = run.get("started_ts", verdict.window.start_ts)
     return {
         "schema": SCHEMA,
         "run_id": run["run_id"],
@@ -96,7 +141,10 @@ def _summary(verdict: Verdict, run: dict[str, Any]) -> dict[str, Any]:
             "end_ts": verdict.window.end_ts,
             "warmup_s": run.get("warmup_s", 0.0),
         },
-        "tiers": {tier: _tier(result) for tier, result in verdict.tiers.items()},
+        "tiers": {
+            tier: _tier(result, (run.get("sla") or {}).get(tier, {}).get("uptime"), origin)
+            for tier, result in verdict.tiers.items()
+        },
         "endpoints": [
             {
                 "tier": e.tier,
