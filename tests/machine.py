@@ -9,17 +9,20 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
+import pytest
 from gevent.monkey import get_original
 
 PRESSURE = Path("/proc/pressure/cpu")
 FREEZE_MS = 20.0  # a native thread's 2 ms sleep this late means every process on the machine stood still
 BUSY_SHARE = 0.05  # of the wall time: runnable tasks waited for a CPU (quiet here: 0.4%; one `yes` beside: 6%)
 STOLEN_SHARE = 0.01  # of the CPUs' time, taken by the hypervisor
+T = TypeVar("T")
 
 
 @dataclass
@@ -84,3 +87,20 @@ def watch() -> Iterator[Watch]:
         running[0] = False
         result.wall_s = time.perf_counter() - started
         result.waited_s, result.stolen_s = _waited_s() - waited, _stolen_s() - stolen
+
+
+def on_a_quiet_machine(run: Callable[[int], T], check: Callable[[T], None], attempts: int = 3) -> None:
+    """``check(run(attempt))`` until it passes: a failure on a quiet machine fails at once, one while the machine was
+    noisy runs again (printed with its figures), up to ``attempts`` runs; if every run was noisy, the test skips."""
+    for attempt in range(1, attempts + 1):
+        with watch() as seen:
+            result = run(attempt)
+        try:
+            check(result)
+            return
+        except AssertionError as failure:
+            if not seen.noisy():
+                raise
+            noise = f"attempt {attempt} failed on a noisy machine ({seen}): {failure}"
+            print(noise)
+    pytest.skip(f"the machine was noisy in each of {attempts} runs; the last: {noise}"[:2000])

@@ -48,7 +48,7 @@ def allowed_share(metric: str, limit: float) -> float:
 
 
 @dataclass
-class Test:
+class CheckTest:
     """One check of one tier (or one endpoint of it) and what has been counted for it since warm-up."""
 
     tier: str
@@ -60,10 +60,6 @@ class Test:
     latency_sum: float = 0.0  # mean_ms: the running mean's numerator
     mean: MeanEvidence | None = None
     watched: bool = False
-
-    @property
-    def label(self) -> str:
-        return f"{self.tier}.{self.metric}" + (f"[{self.endpoint}]" if self.endpoint else "")
 
 
 @dataclass
@@ -81,10 +77,9 @@ class Rows:
 class Decisions:
     """The tests of one run: fed with each tier's rows, asked for the state of every check."""
 
-    tests: list[Test]
+    tests: list[CheckTest]
     alpha: float
     bounds_ms: dict[str, float]  # per tier: the clip of the mean's betting test (its client timeout)
-    required_uptime: dict[str, float] = field(default_factory=dict)
     planned_judged_s: float = 0.0
     requests: dict[str, int] = field(default_factory=dict)  # per tier, counted since warm-up
 
@@ -106,17 +101,15 @@ class Decisions:
             for metric in (*SHARE_METRICS, *POINT_CHECKS):
                 limit = getattr(limits, metric)
                 if limit is not None:
-                    tests.append(Test(tier, metric, limit, watched=watched is None or metric in watched))
+                    tests.append(CheckTest(tier, metric, limit, watched=watched is None or metric in watched))
             for endpoint, overrides in sla.endpoints.get(tier, {}).items():
                 for metric, limit in overrides.items():
-                    tests.append(Test(tier, metric, limit, endpoint=endpoint, watched=watched is None))
+                    tests.append(CheckTest(tier, metric, limit, endpoint=endpoint, watched=watched is None))
+        bounds = {tier: load.timeout_s * 1000.0 for tier, load in tiers.items()}
         for test in tests:
             if test.metric == "mean_ms":
-                bound = tiers[test.tier].timeout_s * 1000.0
-                test.mean = MeanEvidence(test.limit / bound)
-        bounds = {tier: load.timeout_s * 1000.0 for tier, load in tiers.items()}
-        uptime = {tier: sla.tiers[tier].uptime for tier in tiers if sla.tiers[tier].uptime is not None}
-        return cls(tests, alpha, bounds, uptime, planned_judged_s)
+                test.mean = MeanEvidence(test.limit / bounds[test.tier])
+        return cls(tests, alpha, bounds, planned_judged_s)
 
     @property
     def statistical(self) -> int:
@@ -158,7 +151,7 @@ class Decisions:
             )
         return out
 
-    def _state(self, test: Test, uptime: Uptime | None, limit: float) -> tuple[str, float | None]:
+    def _state(self, test: CheckTest, uptime: Uptime | None, limit: float) -> tuple[str, float | None]:
         if test.metric == "uptime":
             return _uptime_state(uptime, test.limit, self.planned_judged_s), None
         if test.counted == 0:  # not reported by the target (DB time, X-Cache), or nothing counted yet
@@ -255,7 +248,7 @@ WHAT_IS_BAD = {
 }
 
 
-def _failed_reason(test: Test, state: dict, decisions: Decisions, uptime: Uptime | None, origin_ts: float) -> str:
+def _failed_reason(test: CheckTest, state: dict, decisions: Decisions, uptime: Uptime | None, origin_ts: float) -> str:
     scope = test.tier + (f" {test.endpoint}" if test.endpoint else "")
     if test.metric == "uptime":
         allowed = (1.0 - test.limit) * decisions.planned_judged_s

@@ -42,7 +42,6 @@ from gevent.event import Event
 
 from trademate_load.decisions import Decisions, Rows, early_end
 from trademate_load.profile import Profile, TierLoad, TierSla
-from trademate_load.report.summary import uptime_dict
 from trademate_load.samples import OK_FLAG, SampleBuffer, corrected_latency
 from trademate_load.sla import PERCENTILE_METHOD, Check, error_budget, latency_stats
 from trademate_load.uptime import RunningUptime, Uptime, UptimeRule
@@ -371,7 +370,7 @@ class LiveRun:
                 "limits": limits,
                 "window": window,
                 "run": run,
-                "uptime": uptime_dict(uptimes[tier], self.limits[tier].uptime, self.started_ts),
+                "uptime": uptimes[tier].as_dict(self.limits[tier].uptime, self.started_ts),
                 "decisions": [d for d in decisions if d["tier"] == tier],
             }
         return {

@@ -22,12 +22,12 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from trademate_load.decisions import QUANTILES, allowed_share
 from trademate_load.profile import Profile
 from trademate_load.stats import order_statistic_ranks, wilson_interval
 from trademate_load.traffic import TIER_REQUESTS, endpoint_name
 from trademate_load.uptime import UptimeRule
 
-QUANTILES = {"p95_ms": 0.95, "p99_ms": 0.99, "db_ms": 0.95}
 RATES = ("success_rate", "error_rate", "compliance", "cache_hit_rate")
 MAX_REQUESTS = 10**9
 
@@ -91,13 +91,6 @@ def rate_passes(metric: str, limit: float, bad_share: float) -> Callable[[int], 
     return passes
 
 
-def allowed_bad(metric: str, limit: float) -> float:
-    """The share of bad requests a limit allows."""
-    if metric in QUANTILES:
-        return 1.0 - QUANTILES[metric]
-    return limit if metric == "error_rate" else 1.0 - limit
-
-
 def needs(metric: str, limit: float, bad_share: float) -> int | None:
     if metric in QUANTILES:
         return smallest(quantile_passes(QUANTILES[metric], bad_share))
@@ -132,7 +125,7 @@ def plan_profile(profile: Profile, run_time_s: float | None = None) -> list[Chec
         for metric in (*QUANTILES, "mean_ms", *RATES):
             limit = getattr(limits, metric)
             if limit is not None:
-                share = allowed_bad(metric, limit) if metric != "mean_ms" else 0.0
+                share = allowed_share(metric, limit) if metric != "mean_ms" else 0.0
                 best, half = needs(metric, limit, 0.0), needs(metric, limit, share / 2)
                 plans.append(CheckPlan(tier, metric, None, _target(metric, limit), best, half, rate, judged))
         if limits.uptime is not None:
@@ -141,7 +134,7 @@ def plan_profile(profile: Profile, run_time_s: float | None = None) -> list[Chec
         for endpoint, overrides in profile.sla.endpoints.get(tier, {}).items():
             share = shares.get(endpoint, 0.0)
             for metric, limit in overrides.items():
-                bad = allowed_bad(metric, limit) if metric != "mean_ms" else 0.0
+                bad = allowed_share(metric, limit) if metric != "mean_ms" else 0.0
                 best, half = needs(metric, limit, 0.0), needs(metric, limit, bad / 2)
                 note = "" if share else "not in the request mix"
                 target = _target(metric, limit)

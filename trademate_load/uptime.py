@@ -22,6 +22,8 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
 
 import numpy as np
 
@@ -29,6 +31,7 @@ from trademate_load.profile import TierSla
 from trademate_load.stats import nearest_ranks
 
 UP, DOWN, UNJUDGED = "up", "down", "unjudged"
+TIMELINE_MARKS = {UP: "U", DOWN: "D", UNJUDGED: "-"}
 NO_ANSWER, P95, ERROR_RATE = "no_answer", "p95", "error_rate"
 MIN_P95_REQUESTS = 20  # the fewest requests whose nearest-rank p95 is not the slowest of them
 
@@ -97,6 +100,32 @@ class Uptime:
         up, down = self.seconds(UP), self.seconds(DOWN)
         return up / (up + down) if up + down > 0 else None
 
+    def as_dict(self, required: float | None, origin_ts: float) -> dict[str, Any]:
+        """As plain values (summary.json's ``uptime``): the ratio, a timeline mark per window (``U`` up, ``D``
+        down, ``-`` not judged) and each down stretch with start and end (ISO-8601, and seconds since the run
+        started at ``origin_ts``) and cause."""
+        return {
+            "ratio": None if self.ratio is None else round(self.ratio, 6),
+            "required": required,
+            "window_s": self.rule.window_s,
+            "min_requests": self.rule.min_requests,
+            "judged_s": round(self.seconds(UP) + self.seconds(DOWN), 3),
+            "down_s": round(self.seconds(DOWN), 3),
+            "unjudged_s": round(self.seconds(UNJUDGED), 3),
+            "timeline": "".join(TIMELINE_MARKS[w.state] for w in self.windows),
+            "down": [
+                {
+                    "start": _iso(stretch.start_ts),
+                    "end": _iso(stretch.end_ts),
+                    "start_s": round(stretch.start_ts - origin_ts, 3),
+                    "end_s": round(stretch.end_ts - origin_ts, 3),
+                    "cause": stretch.cause,
+                    "windows": stretch.windows,
+                }
+                for stretch in self.stretches()
+            ],
+        }
+
     def stretches(self) -> list[DownStretch]:
         runs: list[list[WindowVerdict]] = []
         for window in self.windows:
@@ -107,6 +136,10 @@ class Uptime:
             else:
                 runs.append([window])
         return [DownStretch(run[0].start_ts, run[-1].end_ts, describe(run, self.rule), len(run)) for run in runs]
+
+
+def _iso(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds")
 
 
 def describe(windows: Sequence[WindowVerdict], rule: UptimeRule) -> str:

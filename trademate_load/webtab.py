@@ -152,13 +152,13 @@ def _uptime_rows(tier: str, uptime: dict[str, Any] | None, decisions: list[dict]
         if ratio is not None and required is not None:
             run = f"{PASS_MARK if ratio >= required else FAIL_MARK} {run}"
         last = uptime["timeline"][-1:] or "-"
-        window = {"U": f"{PASS_MARK} up", "D": f"{FAIL_MARK} down"}.get(last, "not judged")
+        window = {"U": f"{PASS_MARK} up", "D": f"{FAIL_MARK} down"}.get(last, "not judged") + " (last judged window)"
         rows.append(
             {
                 "tier": tier,
                 "figure": f"uptime ({uptime['window_s']:g} s windows)",
                 "target": "" if required is None else f">= {required * 100:.3f}%",
-                "window": f"last window: {window}",
+                "window": window,
                 "run": run + (f"; down {down}" if down else ""),
             }
         )

@@ -19,7 +19,7 @@ import requests
 
 from tests.browser.conftest import CHROMIUM
 from tests.conftest import web_ui
-from trademate_load.live import FAIL_MARK, PASS_MARK
+from trademate_load.webtab import FAIL_MARK, PASS_MARK
 
 pytestmark = pytest.mark.integration
 SCRIPT = Path(__file__).with_name("inspect_live_tab.py")

@@ -1,6 +1,6 @@
 """The live branch in real locust runs: /metrics on METRICS_PORT while a headless run goes on, /metrics and the SLA
 tab's data on the web UI of a distributed run (its run-so-far figures equal summary.json's), and abort_on_fail
-stopping a run early against the reference API's injected faults."""
+stopping a run early against the reference API's injected faults, and stop_when_decided ending a healthy one."""
 
 from __future__ import annotations
 
@@ -19,9 +19,10 @@ import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
+from tests import machine
 from tests.conftest import ROOT, run_locust, target
 from trademate_load.launcher import LOCUSTFILE, free_port, locust_command, reference_api
-from trademate_load.live import TAB_KEY
+from trademate_load.webtab import TAB_KEY
 
 pytestmark = pytest.mark.integration
 TIERS = ("shared", "premium")
@@ -32,6 +33,7 @@ GAUGES = (
     "trademate_sla_p95_target_seconds",
     "trademate_error_budget_remaining_ratio",
 )
+UPTIME = "trademate_uptime_ratio"  # once a window is judged: its end, the tier's timeout and a settle second later
 
 
 def scrape(url: str) -> dict[str, list]:
@@ -80,7 +82,7 @@ def test_a_headless_run_serves_metrics_on_METRICS_PORT_while_it_runs(api, tmp_pa
     port = free_port()
     metrics = f"http://127.0.0.1:{port}/metrics"
     cmd = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless", "--only-summary"]
-    cmd += ["--profile", "smoke", "--run-time", "12s", *target(api, tmp_path)]
+    cmd += ["--profile", "smoke", "--run-time", "16s", *target(api, tmp_path)]
     proc = subprocess.Popen(
         cmd,
         cwd=ROOT,
@@ -104,6 +106,12 @@ def test_a_headless_run_serves_metrics_on_METRICS_PORT_while_it_runs(api, tmp_pa
         before = by_tier(first["trademate_requests"], "trademate_requests_total")
         after = by_tier(later["trademate_requests"], "trademate_requests_total")
         assert all(after[tier] > before[tier] for tier in TIERS)  # live: the counters move while the run goes on
+
+        def judged():
+            uptime = by_tier(scrape(metrics).get(UPTIME, []), UPTIME)
+            return uptime if set(uptime) == set(TIERS) else None
+
+        assert wait_for(judged, 15, "a judged uptime window of each tier") == {tier: 1.0 for tier in TIERS}
     finally:
         out = proc.communicate(timeout=60)[0]
     assert proc.returncode in (0, 1), out[-3000:]
@@ -160,6 +168,7 @@ def test_the_web_ui_of_a_distributed_run_serves_metrics_and_the_sla_tab(api, tmp
         (tab,) = [table for table in stats["extended_stats"] if table["key"] == TAB_KEY]
         figures = {(row["tier"], row["figure"]) for row in tab["data"]}
         assert {("premium", "p95"), ("shared", "compliance"), ("shared", "error budget left")} <= figures
+        assert {("premium", "uptime (5 s windows)"), ("shared", "early decisions (alpha 0.05)")} <= figures
         summary_path = tmp_path / "latest" / "summary.json"
         wait_for(summary_path.exists, 60, "the run directory after the run time")
         summary = json.loads(summary_path.read_text())
@@ -191,8 +200,8 @@ live_window: 5s
 @pytest.mark.parametrize(
     ("fault", "rule", "tier", "check", "words"),
     [
-        ("tier=premium latency=fixed(80ms)", "{p95_ms: 3s}", "premium", "p95_ms", "premium p95 over the last 5 s was"),
-        ("tier=shared error=5% status=503", "{error_budget: true}", "shared", "error_budget", "shared error budget"),
+        ("tier=premium latency=fixed(80ms)", "{p95_ms: true}", "premium", "p95_ms", "at or above 50 ms (100.000%"),
+        ("tier=shared error=5% status=503", "{success_rate: true}", "shared", "success_rate", "since warm-up failed"),
     ],
 )
 def test_abort_on_fail_stops_the_run_early_with_exit_1_naming_the_check(tmp_path, fault, rule, tier, check, words):
@@ -215,10 +224,51 @@ def test_abort_on_fail_stops_the_run_early_with_exit_1_naming_the_check(tmp_path
     assert f"abort_on_fail.{check} ({tier})" in summary["reason"]
     run = json.loads((run_dir / "run.json").read_text())
     assert run["aborted"] == aborted and run["exit_code"] == 1 and run["interrupted"] is True
-    assert run["settings"]["abort_on_fail"] == {check: 3.0 if check == "p95_ms" else 0.0}
+    assert run["settings"]["abort_on_fail"] == [check] and aborted["by"] == "abort_on_fail"
+    assert aborted["evidence"] >= aborted["tests"] / aborted["alpha"]
     junit = ET.parse(run_dir / "junit.xml").getroot()
     (case,) = junit.findall("./testsuite[@name='abort_on_fail']/testcase")
     assert case.get("name") == check and words in case.find("failure").get("message")
     assert f"aborted at {aborted['at_s']:.1f} s: {tier} {check}" in (run_dir / "index.html").read_text()
     assert f"Aborted: {tier} {check} at {aborted['at_s']:.1f} s: " in proc.stdout
     assert proc.stdout.rstrip().splitlines()[-1] == "SLA breached (exit 1)"
+
+
+def test_stop_when_decided_ends_a_healthy_run_once_every_check_is_settled(tmp_path):
+    """Its claim needs a healthy target: a private one, and a run again when the machine was noisy (a target that
+    stood still for a second on a busy machine was rightly judged failing)."""
+    (tmp_path / "sla.yaml").write_text(
+        "tiers:\n  premium: {p95_ms: 50, p99_ms: 100, mean_ms: 25, success_rate: 0.99, uptime: 0.999, window: 2s}\n"
+    )
+    profile = tmp_path / "decided.yaml"
+    profile.write_text(
+        "name: decided\nrun_time: 60s\nwarmup: 2s\nspawn_rate: 50\ntiers:\n  premium: {users: 20, rps: 200}\n"
+        "sla: sla.yaml\nstop_when_decided: true\n"
+    )
+
+    def run(attempt: int) -> tuple:
+        workdir = tmp_path / f"attempt{attempt}"
+        workdir.mkdir()
+        with reference_api(workdir) as api:
+            started = time.monotonic()
+            proc = run_locust("--profile", str(profile), *target(api, workdir / "reports"), timeout=90)
+        return proc, time.monotonic() - started, workdir / "reports" / "latest"
+
+    machine.on_a_quiet_machine(run, lambda result: check_decided(*result))
+
+
+def check_decided(proc: subprocess.CompletedProcess, took: float, run_dir: Path) -> None:
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert took < 40  # settled well before its 60 s run time
+    summary = json.loads((run_dir / "summary.json").read_text())
+    run = json.loads((run_dir / "run.json").read_text())
+    decided = summary["decided"]
+    assert decided == run["decided"] and decided["outcome"] == "pass" and decided["by"] == "stop_when_decided"
+    assert 2.0 < decided["at_s"] < 30 and "every check settled: 3 passed" in decided["reason"]
+    assert summary["verdict"] == "pass" and run["interrupted"] is False and summary["aborted"] is None
+    assert f"ended early at {decided['at_s']:.1f} s by stop_when_decided" in summary["reason"]
+    assert f"Ended early: ended early at {decided['at_s']:.1f} s" in proc.stdout
+    junit = ET.parse(run_dir / "junit.xml").getroot()
+    (case,) = junit.findall("./testsuite[@name='stop_when_decided']/testcase")
+    assert case.find("system-out").text.startswith(f"ended early at {decided['at_s']:.1f} s")
+    assert f"ended early at {decided['at_s']:.1f} s: every check settled" in (run_dir / "index.html").read_text()

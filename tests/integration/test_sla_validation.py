@@ -83,7 +83,7 @@ def lenient_sla(tmp_path) -> Path:
     """Limits no healthy answer comes near, for tests of the probe's mechanics: a slow moment of a busy machine
     must not turn their verdict (p99 of a few samples stays inconclusive)."""
     path = tmp_path / "lenient-sla.yaml"
-    limits = "{p95_ms: 10000, p99_ms: 10000, success_rate: 0.5}"
+    limits = "{p95_ms: 10000, p99_ms: 10000, success_rate: 0.5, uptime: 0.999, window: 60s}"
     path.write_text(f"tiers:\n  shared: {limits}\n  premium: {limits}\n")
     return path
 
@@ -94,18 +94,22 @@ def test_rounds_repeat_and_match_what_the_api_counted_without_leaking_a_token(ap
     before = api_requests(url)
     proc = run_probe(
         *("--host", url, "--credentials", str(credentials), "--output", str(output), "--sla", str(lenient_sla)),
-        *("--iterations", "3", "--interval", "0.2", "--count", "2", "--read-only"),
+        *("--iterations", "5", "--interval", "0.2", "--count", "2", "--read-only"),
     )
     assert proc.returncode == 0, explain(proc)
     sent = api_requests(url) - before
     result = json.loads(output.read_text())
     assert result["round"] == result["rounds"] == 2 and [h["round"] for h in result["history"]] == [1, 2]
     assert proc.stdout.count("SLA probe round ") == 2 and "SLA probe round 2 of" in proc.stdout
-    assert proc.stdout.rstrip().splitlines()[-1] == f"2 rounds: 2 {result['verdict']}; exit 0"
+    uptime = "uptime over the rounds: shared 100.000% (2 of 2 up), premium 100.000% (2 of 2 up)"
+    assert proc.stdout.rstrip().splitlines()[-1] == f"2 rounds: 2 {result['verdict']}; {uptime}; exit 0"
+    assert result["uptime_over_rounds"]["premium"] | {"down_rounds": []} == {
+        "rounds": 2, "up": 2, "down": 0, "unjudged": 0, "ratio": 1.0, "down_rounds": []
+    }  # fmt: skip
     for tier in ("shared", "premium"):
         reads = [name for name in TIER_ENDPOINTS[tier] if name.startswith("GET ")]
         assert sorted(result["tiers"][tier]["endpoints"]) == sorted(reads)  # --read-only: no order placed
-        assert result["tiers"][tier]["requests"] == 3 * len(reads)
+        assert result["tiers"][tier]["requests"] == 5 * len(reads)
         assert sent[tier] == 2 * result["tiers"][tier]["requests"]  # both rounds reached the API, nothing else
     tokens = [line.rsplit(",", 1)[1] for line in credentials.read_text().splitlines()[1:] if line]
     assert len(tokens) >= 4

@@ -343,7 +343,7 @@ def error_row(error: Mapping) -> dict:
 
 def format_value(name: str, value: object) -> str:
     """A check's limit or actual, in the unit its name implies (share as percent, ms, or plain)."""
-    if name.endswith(("_rate", "compliance")):
+    if name.endswith(("_rate", "compliance", "uptime")):
         return format_rate(value)
     if name.endswith("_ms") or "_ms_" in name:
         return format_ms(value)

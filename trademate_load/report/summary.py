@@ -7,11 +7,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from trademate_load.sla import Check, TierResult, Verdict
-from trademate_load.uptime import DOWN, UP, Uptime
 from trademate_load.verdict import EXIT_BREACH, EXIT_PASS, with_finding
 
 SCHEMA = "trademate-load/summary/1"
-TIMELINE_MARKS = {UP: "U", DOWN: "D"}  # uptime's timeline: a character per window; "-" not judged
 
 
 def iso(ts: float, timespec: str = "seconds") -> str:
@@ -43,32 +41,6 @@ def check_dict(check: Check) -> dict[str, Any]:
     return out
 
 
-def uptime_dict(uptime: Uptime, required: float | None, origin_ts: float) -> dict[str, Any]:
-    """A tier's uptime as plain values: the ratio, its windows (a timeline mark each) and each down stretch with
-    start and end (ISO-8601, and seconds since the run started at ``origin_ts``) and cause."""
-    return {
-        "ratio": _round(uptime.ratio, 6),
-        "required": required,
-        "window_s": uptime.rule.window_s,
-        "min_requests": uptime.rule.min_requests,
-        "judged_s": round(uptime.seconds(UP) + uptime.seconds(DOWN), 3),
-        "down_s": round(uptime.seconds(DOWN), 3),
-        "unjudged_s": round(uptime.seconds("unjudged"), 3),
-        "timeline": "".join(TIMELINE_MARKS.get(w.state, "-") for w in uptime.windows),
-        "down": [
-            {
-                "start": iso(stretch.start_ts, "milliseconds"),
-                "end": iso(stretch.end_ts, "milliseconds"),
-                "start_s": round(stretch.start_ts - origin_ts, 3),
-                "end_s": round(stretch.end_ts - origin_ts, 3),
-                "cause": stretch.cause,
-                "windows": stretch.windows,
-            }
-            for stretch in uptime.stretches()
-        ],
-    }
-
-
 def _tier(result: TierResult, required_uptime: float | None, origin_ts: float) -> dict[str, Any]:
     return {
         "requests": result.requests,
@@ -88,7 +60,7 @@ def _tier(result: TierResult, required_uptime: float | None, origin_ts: float) -
         "error_budget": None
         if result.error_budget is None
         else {k: _round(v, 6) if math.isfinite(v) else None for k, v in result.error_budget.items()},
-        "uptime": None if result.uptime is None else uptime_dict(result.uptime, required_uptime, origin_ts),
+        "uptime": None if result.uptime is None else result.uptime.as_dict(required_uptime, origin_ts),
         "checks": [check_dict(c) for c in result.checks],
     }
 
