@@ -414,11 +414,12 @@ class LiveBoard:
     the Prometheus histogram and counters, which span every run of the process.
     """
 
-    def __init__(self, buffer: SampleBuffer):
+    def __init__(self, buffer: SampleBuffer, generator: Callable[[], dict[str, dict]] = dict):
         self.tail = BufferTail(buffer)
         self.run: LiveRun | None = None
         self.snapshot: dict[str, Any] = dict(IDLE)
         self.listeners: list[Callable[[Batch, str], None]] = []
+        self.generator = generator  # each load-generator process's last second of health (see health.latest)
 
     @property
     def basis(self) -> str:
@@ -445,6 +446,7 @@ class LiveBoard:
         if self.run is None or self.run.end_ts is not None:  # no run yet, or its figures are final
             return None
         snapshot = self.run.update(now)
+        snapshot["generator"] = self.generator()
         ended = self.run.check_end(snapshot, now)
         self.snapshot = snapshot
         return ended
@@ -455,7 +457,7 @@ class LiveBoard:
             return self.snapshot
         self.run.end_ts = ended_ts
         self.poll()
-        self.snapshot = self.run.update(ended_ts)
+        self.snapshot = {**self.run.update(ended_ts), "generator": self.generator()}
         return self.snapshot
 
 

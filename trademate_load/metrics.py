@@ -11,6 +11,8 @@ endpoint, on the latency basis in force), so its histogram and counters span eve
 - ``trademate_sla_p95_target_seconds{tier}``: the tier's p95 limit from the SLA file
 - ``trademate_error_budget_remaining_ratio{tier}``: the run so far (after warm-up)
 - ``trademate_uptime_ratio{tier}``: the run so far (its judged windows; absent before the first is judged)
+- ``trademate_generator_lag_seconds{process}``, ``trademate_generator_cpu_ratio{process}``: each load-generator
+  process's loop lag p99 and CPU share (of one core) over its last second measured
 - ``trademate_request_latency_seconds{tier,endpoint}``: histogram
 - ``trademate_requests_total{tier}``, ``trademate_request_failures_total{tier}``: counters
 
@@ -107,8 +109,26 @@ class SuiteCollector:
                 if value is not None:
                     gauges[name].add_metric([tier], value)
         yield from gauges.values()
+        yield from self._generator(snapshot.get("generator") or {})
         yield from self._counters()
         yield self._histogram()
+
+    def _generator(self, generator: dict[str, dict]) -> Iterator[Metric]:
+        lag = GaugeMetricFamily(
+            "trademate_generator_lag_seconds",
+            "The load generator's event-loop lag p99 over its last second (how late a due greenlet ran)",
+            labels=["process"],
+        )
+        cpu = GaugeMetricFamily(
+            "trademate_generator_cpu_ratio", "The load generator process's CPU share of one core over its last second",
+            labels=["process"],
+        )  # fmt: skip
+        for process, second in sorted(generator.items()):
+            if second.get("lag_p99_ms") is not None:
+                lag.add_metric([process], second["lag_p99_ms"] / 1000.0)
+            cpu.add_metric([process], second["cpu"])
+        yield lag
+        yield cpu
 
     def _counters(self) -> Iterator[Metric]:
         totals = self.totals

@@ -23,7 +23,7 @@ import platform
 import signal
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +35,8 @@ from locust.runners import STATE_MISSING, WORKER_REPORT_INTERVAL, MasterRunner, 
 from trademate_load import __version__, connections, locust_stats, plan
 from trademate_load.collector import Collector, Spiller, scrub_secrets
 from trademate_load.credentials import AccountPool, read_credentials
+from trademate_load.health import COLUMNS as HEALTH_COLUMNS
+from trademate_load.health import HealthMonitor, lag_summary, latest
 from trademate_load.live import SETTLE_S, LiveBoard, LiveFeed, LiveRun
 from trademate_load.metrics import build_registry, serve
 from trademate_load.profile import ConfigError, Profile, load_profile
@@ -49,10 +51,12 @@ from trademate_load.rundir import (
     write_json,
 )
 from trademate_load.samples import SampleBuffer, SampleStore, read_parquet
+from trademate_load.users import TIER_USERS
 from trademate_load.verdict import EXIT_INVALID, EXIT_NO_DATA
 from trademate_load.workers import Roster, describe_lost
 
 logger = logging.getLogger(__name__)
+USER_TIERS = {cls.__name__: tier for classes in TIER_USERS.values() for tier, cls in classes.items()}
 FINAL_REPORTS_TIMEOUT_S = 10.0  # how long a headless master waits for its workers' final reports
 WORKER_CHECK_INTERVAL_S = 1.0  # how often the master looks at its workers' connections (Locust's heartbeat)
 
@@ -106,10 +110,31 @@ class ActiveRun:
     error: str | None = None
     aborted: dict[str, Any] | None = None  # a check decided failed stopped the run: which, when and why
     decided: dict[str, Any] | None = None  # stop_when_decided ended the run once every check was settled
+    health: dict[str, list] = field(default_factory=dict)  # per process, the load generator's rows (health.COLUMNS)
+    ticks: dict[str, bytearray] = field(default_factory=dict)  # per process, its rows' loop-lag ticks (float32)
 
     @property
     def warmup_s(self) -> float:
         return self.profile.warmup_for(self.run_time_s)
+
+    def keep_health(self, process: str, rows: list, ticks: bytes) -> None:
+        self.health.setdefault(process, []).extend(rows)
+        self.ticks.setdefault(process, bytearray()).extend(ticks)
+
+    def generator(self, ended: float | None) -> dict[str, Any]:
+        """run.json's ``generator``: per process its health rows and, once the run ended, its loop lag over the
+        judged time (exact, from every tick)."""
+        start = self.started_ts + self.warmup_s
+        return {
+            "columns": list(HEALTH_COLUMNS),
+            "processes": {
+                process: {
+                    "rows": rows,
+                    "lag_ms": None if ended is None else lag_summary(rows, bytes(self.ticks[process]), start, ended),
+                }
+                for process, rows in self.health.items()
+            },
+        }
 
 
 class Suite:
@@ -134,8 +159,29 @@ class Suite:
         self._worker_profile: Profile | None = None
         self.last_summary: dict[str, Any] | None = None
         self.headless = bool(environment.parsed_options.headless)
-        self.live = LiveBoard(self.collector.buffer)  # live SLA figures; fed on the master or the local process
+        self.process = "master" if isinstance(runner, MasterRunner) else self.collector.worker
+        self.health = HealthMonitor(self._users_by_tier)  # this process's health, from each test's start to stop
+        self.latest_health: dict[str, list] = {}  # master: each worker's last second of health, as it reported
+        # live SLA figures, fed on the master or the local process
+        self.live = LiveBoard(self.collector.buffer, self._latest_health)
         self.live_feed: LiveFeed | None = None
+
+    def _latest_health(self) -> dict[str, dict]:
+        """The last second of health of this process and of each worker (the live tab and /metrics)."""
+        rows = {**self.latest_health, self.process: self.health.latest}
+        return {process: latest(row) for process, row in rows.items() if row is not None}
+
+    def _users_by_tier(self) -> dict[str, int]:
+        """Users running in this process, per tier (a master runs none itself)."""
+        runner = self.environment.runner
+        if isinstance(runner, MasterRunner):
+            return {}
+        counts: dict[str, int] = {}
+        for name, count in runner.user_classes_count.items():
+            tier = USER_TIERS.get(name)
+            if tier is not None:
+                counts[tier] = counts.get(tier, 0) + count
+        return counts
 
     # --- start-up -------------------------------------------------------------------------------
     def load_profile(self, ref: str | None = None) -> Profile:
@@ -286,8 +332,10 @@ class Suite:
             self.end_run()
 
     def ship_to_master(self, client_id: str, data: dict, **_kwargs) -> None:
-        """Worker side of ``report_to_master``: hand over every sample (and dropped count) since the last report."""
+        """Worker side of ``report_to_master``: hand over every sample (and dropped count) and every second of the
+        generator's health since the last report."""
         data["trademate_pid"] = os.getpid()
+        data["trademate_health"], data["trademate_ticks"] = self.health.take()
         if len(self.collector.buffer) or self.collector.buffer.dropped:
             buffer = self.collector.drain()
             data["trademate_samples"] = buffer.to_payload()
@@ -300,6 +348,9 @@ class Suite:
         payload = data.get("trademate_samples")
         if payload is not None:
             self.collector.buffer.extend_payload(payload)
+        if self.run is not None and data.get("trademate_health"):
+            self.run.keep_health(client_id, data["trademate_health"], data.get("trademate_ticks") or b"")
+            self.latest_health[client_id] = data["trademate_health"][-1]
         rows = 0 if payload is None else SampleBuffer.payload_rows(payload)
         self.roster.reported(client_id, rows, data.get("trademate_pid"), time.time())
 
@@ -370,6 +421,7 @@ class Suite:
             "baseline_summary": self.baseline_summary,
             "aborted": run.aborted,
             "decided": run.decided,
+            "generator": run.generator(ended),
         }
 
     def end_run(self) -> None:
@@ -382,6 +434,8 @@ class Suite:
             run.error = run.error or run.spiller.error
         ended = run.stopped_ts or time.time()
         self.live.finish(ended)  # the live figures' last rows, before the final drain takes them
+        self.health.stop()
+        run.keep_health(self.process, *self.health.take())
         try:
             if run.store is None or run.error is not None:
                 raise OSError(run.error)
@@ -495,6 +549,8 @@ def register(environment: Environment) -> Suite:
     connections.install()  # the users' connections: no yield before a send, kernel receive timestamps
     environment.events.request.add_listener(suite.collector.on_request)
     environment.events.test_start.add_listener(freeze_heap)
+    environment.events.test_start.add_listener(lambda **_kwargs: suite.health.start())
+    environment.events.test_stop.add_listener(lambda **_kwargs: suite.health.stop())
     environment.events.test_stop.add_listener(suite.on_test_stop)
     if suite.is_worker:
         environment.events.report_to_master.add_listener(suite.ship_to_master)

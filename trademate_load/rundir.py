@@ -19,7 +19,7 @@ from typing import Any
 
 import pandas as pd
 
-from trademate_load import gate, scalability, workers
+from trademate_load import gate, scalability, validity, workers
 from trademate_load.profile import ConfigError, Sla, TierLoad, parse_sla, scheduled_requests
 from trademate_load.report.charts import render_charts
 from trademate_load.report.html import render_html
@@ -86,8 +86,10 @@ def _schedule(run: dict[str, Any], tier: str, load: TierLoad):
 
 
 def judge(frame: pd.DataFrame, run: dict[str, Any]) -> dict[str, Any]:
-    """summary.json for a run: the SLA verdict, the baseline gate when run.json carries a baseline, lost workers."""
-    summary = build_summary(evaluate(frame, *run_inputs(run)), run)
+    """summary.json for a run: the SLA verdict, whether the load generator explains it, the baseline gate when
+    run.json carries a baseline, lost workers."""
+    inputs = run_inputs(run)
+    summary = validity.apply(build_summary(evaluate(frame, *inputs), run), frame, run, inputs)
     summary["scalability"] = scalability.analyze(frame, run)
     if run.get("baseline_summary"):
         comparison = gate.compare(summary, run["baseline_summary"], gate.tolerances_from(run["settings"]))

@@ -21,6 +21,7 @@ from flask import Response, jsonify, request
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from trademate_load.live import RPS_TOLERANCE, LiveBoard
+from trademate_load.validity import LAG_P99_MS, unhealthy
 
 TAB_KEY = "trademate-sla"
 TAB_COLUMNS = (
@@ -106,6 +107,7 @@ def tab_rows(snapshot: dict[str, Any]) -> list[dict[str, str]]:
                 "run": "",
             }
         )
+    rows += _generator_rows(snapshot.get("generator") or {})
     for tier, figures in snapshot["tiers"].items():
         window = {c["name"]: c for c in figures["window"]["checks"]}
         run = {c["name"]: c for c in figures["run"]["checks"]}
@@ -132,6 +134,26 @@ def tab_rows(snapshot: dict[str, Any]) -> list[dict[str, str]]:
                 }
             )
         rows += _uptime_rows(tier, figures.get("uptime"), figures.get("decisions") or [], snapshot)
+    return rows
+
+
+def _generator_rows(generator: dict[str, dict]) -> list[dict]:
+    """A row per load-generator process: its last second's loop lag, CPU and the machine's CPU pressure, marked
+    red when that second was unhealthy (README "Validity")."""
+    rows = []
+    for process, second in sorted(generator.items()):
+        lag, cpu, pressure = second.get("lag_p99_ms"), second.get("cpu"), second.get("pressure")
+        text = f"loop lag p99 {'n/a' if lag is None else f'{lag:.1f} ms'}, CPU {(cpu or 0) * 100:.0f}%"
+        text += "" if pressure is None else f", CPU pressure {pressure * 100:.0f}%"
+        rows.append(
+            {
+                "tier": process,
+                "figure": "load generator (last second)",
+                "target": f"lag p99 <= {LAG_P99_MS:g} ms",
+                "window": f"{FAIL_MARK if unhealthy(second) else PASS_MARK} {text}",
+                "run": "",
+            }
+        )
     return rows
 
 

@@ -32,6 +32,7 @@ from trademate_load.report.series import (
     run_clock,
     tier_series,
 )
+from trademate_load.validity import LAG_P99_MS, Health, healths
 
 FIGSIZE = (9.0, 3.2)
 HALF_FIGSIZE = (4.5, 3.2)
@@ -42,6 +43,7 @@ CHART_KINDS = TIME_KINDS + PAIR_KINDS
 REPORTED_KINDS = ("cache", "db")  # drawn only when the target reports X-Cache / Server-Timing db
 ERRORS_CHART = "errors"
 NOISY_CHART = "noisy_neighbour"
+GENERATOR_CHART = "generator"
 SCALABILITY_CHART = "scalability"
 QUANTILE_COLORS = {0.50: "#1f77b4", 0.95: "#ff7f0e", 0.99: "#d62728"}
 TIER_COLORS = ("#1f77b4", "#9467bd", "#2ca02c", "#8c564b", "#e377c2")
@@ -115,6 +117,9 @@ def render_charts(frame: pd.DataFrame, summary: Mapping, run: Mapping) -> dict[s
         charts[NOISY_CHART] = noisy_neighbour_chart(kept["premium"], kept["shared"], clock, premium_limits)
     if summary.get("scalability"):
         charts[SCALABILITY_CHART] = scalability_chart(summary["scalability"])
+    health = healths(run)
+    if any(len(h.end) for h in health.values()):
+        charts[GENERATOR_CHART] = generator_chart(health, clock)
     return charts
 
 
@@ -333,6 +338,32 @@ def noisy_neighbour_chart(premium: TierSeries, shared: TierSeries, clock: Clock,
     twin.set_ylabel("shared requests / s", fontsize=9)
     twin.plot(shared.mids, shared.rps, color=TIER_COLORS[0], linewidth=1.0, alpha=0.8, label="shared req/s")
     twin.set_ylim(bottom=0, top=max(float(np.nanmax(shared.rps, initial=0.0)) * 1.15, 1.0))
+    ax.set_xlim(0.0, max(clock.end, 1.0))
+    _twin_legend(ax, twin)
+    return _png(fig)
+
+
+def generator_chart(health: Mapping[str, Health], clock: Clock) -> bytes:
+    """Each process's loop lag p99 per second (left axis, with the threshold of an unhealthy second) and its CPU
+    share and the machine's CPU pressure (right axis), on the latency chart's time axis; warm-up shaded."""
+    fig, ax = _figure("Load generator: loop lag, CPU and CPU pressure per second", "seconds since start",
+                      "loop lag p99 (ms)", margins=TWIN_MARGINS)  # fmt: skip
+    _shade_warmup(ax, clock)
+    twin = ax.twinx()
+    twin.tick_params(labelsize=8)
+    twin.set_ylabel("share of a second (%)", fontsize=9)
+    lags = []
+    for color, (process, h) in zip(itertools.cycle(TIER_COLORS), health.items(), strict=False):
+        mids = (h.start + h.end) / 2 - clock.origin
+        lag = h.columns["lag_p99_ms"]
+        lags.append(lag)
+        ax.plot(mids, lag, color=color, linewidth=1.2, label=f"{process} loop lag p99")
+        twin.plot(mids, h.columns["cpu"] * 100, color=color, linewidth=0.9, linestyle=":", label=f"{process} CPU")
+        twin.plot(mids, h.columns["pressure"] * 100, color=color, linewidth=0.9, linestyle="--",
+                  label=f"{process} CPU pressure")  # fmt: skip
+    _hline(ax, LAG_P99_MS, QUANTILE_COLORS[0.99], "unhealthy > {value:g} ms", style=":")
+    _latency_scale(ax, np.vstack([np.r_[lag, LAG_P99_MS] for lag in lags]) if lags else np.empty((1, 0)))
+    twin.set_ylim(bottom=0, top=110)
     ax.set_xlim(0.0, max(clock.end, 1.0))
     _twin_legend(ax, twin)
     return _png(fig)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from trademate_load.report.summary import decided_note
+from trademate_load.validity import health_line
 from trademate_load.verdict import EXIT_MEANINGS
 from trademate_load.workers import LOST_STATES, describe_lost
 
@@ -48,6 +49,8 @@ def verdict_line(exit_code: int, verdict: str | None = None) -> str:
         return f"SLA inconclusive: too few samples to decide (exit {exit_code})"
     if verdict == "incomplete":
         return f"Run incomplete: a load worker was lost (exit {exit_code})"
+    if verdict == "invalid":
+        return f"Run invalid: the load generator, not the target, limited it (exit {exit_code})"
     meaning = EXIT_MEANINGS.get(exit_code, "unexpected failure")
     return f"{meaning[0].upper()}{meaning[1:]} (exit {exit_code})"
 
@@ -86,6 +89,8 @@ def render_console(summary: dict[str, Any]) -> str:
     if summary.get("decided"):
         lines += ["", f"Ended early: {decided_note(summary['decided'])}"]
     lines += render_workers(summary.get("workers") or [])
+    if summary.get("generator"):
+        lines += ["", health_line(summary["generator"])]
     lines += [
         "",
         f"Verdict: {summary['verdict'].upper()}: {summary.get('reason', '')}",

@@ -28,6 +28,7 @@ VERDICTS = {
     "fail": ("FAIL", "fail"),
     "inconclusive": ("INCONCLUSIVE", "inconclusive"),
     "incomplete": ("INCOMPLETE", "nodata"),
+    "invalid": ("INVALID", "nodata"),
 }
 NO_DATA = ("NO DATA", "nodata")
 STATUSES = {True: "passed", False: "failed", None: "not_measured"}
@@ -48,6 +49,7 @@ NOT_REPORTED = {
 }
 ERRORS_ALT = "Failed requests per second, per tier; warm-up shaded"
 NOISY_ALT = "Premium p95 latency over time against the shared tier's requests per second (second axis)"
+GENERATOR_ALT = "Per load-generator process: loop lag p99 per second, its CPU share and the machine's CPU pressure"
 SCALABILITY_ALT = "p95 and p99 latency of each scalability step against its achieved requests per second, per tier"
 MISSING = "—"
 UNBOUNDED = "unbounded"
@@ -73,6 +75,7 @@ def page_context(frame: pd.DataFrame, summary: Mapping, run: Mapping, pngs: Mapp
         "tiers": [tier_view(name, tier, run, pngs) for name, tier in (summary.get("tiers") or {}).items()],
         "errors_chart": _image(pngs.get(charts.ERRORS_CHART), ERRORS_ALT),
         "noisy_chart": _image(pngs.get(charts.NOISY_CHART), NOISY_ALT),
+        "generator": generator_view(summary.get("generator"), pngs),
         "scalability": scalability_view(summary.get("scalability"), pngs),
         "baseline": baseline_view(summary.get("baseline")),
         "endpoints": [endpoint_row(endpoint) for endpoint in summary.get("endpoints") or []],
@@ -238,6 +241,43 @@ def budget_view(budget: Mapping | None, requests: object) -> dict | None:
         ],
         "status": "failed" if over else "passed",
         "status_label": "over budget" if over else "within budget",
+    }
+
+
+def generator_view(generator: Mapping | None, pngs: Mapping[str, bytes]) -> dict | None:
+    """The load generator panel: whether it kept up, per process its figures, per tier intended and achieved req/s,
+    and its chart."""
+    if not generator or not generator.get("processes"):
+        return None
+    processes = [
+        {
+            "name": str(name),
+            "lag": [format_number((p.get("lag_ms") or {}).get(key)) for key in ("p50", "p99", "max")],
+            "cpu": format_percent(_finite((p.get("cpu") or {}).get("mean"))),
+            "pressure": format_percent(_finite((p.get("pressure") or {}).get("mean"))),
+            "steal": format_percent(_finite((p.get("steal") or {}).get("mean"))),
+            "freeze": format_ms(p.get("freeze_max_ms")),
+            "unhealthy": f"{_finite(p.get('unhealthy_s')) or 0:,.0f} of {_finite(p.get('judged_s')) or 0:,.0f} s",
+        }
+        for name, p in generator["processes"].items()
+    ]
+    tiers = [
+        {
+            "name": str(name),
+            "intended": format_number(t.get("intended_rps")),
+            "achieved": format_number(t.get("achieved_rps")),
+            "dropped": f"{format_count(t.get('dropped_by_generator'))} / {format_count(t.get('dropped_at_bound'))}",
+        }
+        for name, t in (generator.get("tiers") or {}).items()
+    ]
+    valid = generator.get("valid")
+    return {
+        "status": {True: "passed", False: "failed"}.get(valid, "not_measured"),
+        "status_label": {True: "kept up", False: "invalid"}.get(valid, "not judged"),
+        "reason": str(generator.get("reason") or ""),
+        "processes": processes,
+        "tiers": tiers,
+        "chart": _image(pngs.get(charts.GENERATOR_CHART), GENERATOR_ALT),
     }
 
 
