@@ -6,7 +6,8 @@ A :class:`HealthMonitor` runs in each process (master, workers, or the one local
   was due then (a user due to send, a response due to be read) waited for the event loop;
 - **freezes**: a native thread (not a greenlet) sleeps ``FREEZE_TICK_S`` at a time and notes how late it woke:
   the whole process standing still (descheduled, stopped, or holding the interpreter in one long call);
-- **CPU**: the process's CPU time over the second (1.0: one core, busy all the time);
+- **CPU**: the process's CPU time over the second (1.0: one core, busy all the time), and the share of the
+  second its event loop's thread was ready to run but waited for a CPU (``/proc/thread-self/schedstat``);
 - **the machine**: the share of the second during which some runnable task waited for a CPU (Linux PSI,
   ``/proc/pressure/cpu``, "some") and the share of the CPUs' time the hypervisor took (steal, ``/proc/stat``);
 - **users** per tier running in the process (for the rate it intends to send).
@@ -42,6 +43,7 @@ COLUMNS = (
     "lag_max_ms",
     "freeze_max_ms",
     "cpu",
+    "wait",
     "pressure",
     "steal",
     "users_shared",
@@ -49,6 +51,7 @@ COLUMNS = (
     "ticks",  # the loop-lag ticks of the span, in ``HealthMonitor.take``'s tick lags, in order
 )
 PRESSURE = Path("/proc/pressure/cpu")
+SCHEDSTAT = Path("/proc/thread-self/schedstat")
 STAT = Path("/proc/stat")
 logger = logging.getLogger(__name__)
 
@@ -57,6 +60,14 @@ def pressure_us() -> float | None:
     """Microseconds, since boot, during which some runnable task waited for a CPU (None without PSI)."""
     try:
         return float(PRESSURE.read_text().split("total=", 1)[1].split()[0])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def run_queue_wait_s() -> float | None:
+    """Seconds the calling thread has spent ready to run but waiting for a CPU (None where not reported)."""
+    try:
+        return int(SCHEDSTAT.read_text().split()[1]) / 1e9
     except (OSError, IndexError, ValueError):
         return None
 
@@ -121,6 +132,7 @@ class HealthMonitor:
     def _mark(self) -> None:
         self._wall = time.time()
         self._cpu = time.process_time()
+        self._wait = run_queue_wait_s()
         self._pressure = pressure_us()
         self._steal = steal_ticks()
 
@@ -146,7 +158,7 @@ class HealthMonitor:
 
     def _close(self) -> None:
         """Close the second in progress into a row."""
-        wall, cpu, pressure, steal = self._wall, self._cpu, self._pressure, self._steal
+        wall, cpu, wait, pressure, steal = self._wall, self._cpu, self._wait, self._pressure, self._steal
         lags, self._lags = self._lags, []
         freezes, self._freezes = self._freezes, []
         self._mark()
@@ -154,6 +166,7 @@ class HealthMonitor:
         if elapsed <= 0:
             return
         waited = None if pressure is None or self._pressure is None else (self._pressure - pressure) / 1e6 / elapsed
+        queued = None if wait is None or self._wait is None else (self._wait - wait) / elapsed
         stolen = (
             None
             if steal is None or self._steal is None
@@ -168,6 +181,7 @@ class HealthMonitor:
             round(max(lags), 3) if lags else None,
             round(max(freezes), 3) if freezes else 0.0,
             round((self._cpu - cpu) / elapsed, 4),
+            None if queued is None else round(min(max(queued, 0.0), 1.0), 4),
             None if waited is None else round(min(max(waited, 0.0), 1.0), 4),
             None if stolen is None else round(min(max(stolen, 0.0), 1.0), 4),
             users.get("shared", 0),

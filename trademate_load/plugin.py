@@ -502,7 +502,10 @@ def freeze_heap(**_kwargs) -> None:
 
 
 def could_not_measure_line(summary: dict[str, Any]) -> str:
-    """One line naming the target a run could not measure, why, and the error its requests met most."""
+    """One line naming the target a run could not measure and why: the load generator that limited it, or the error
+    its requests met most."""
+    if summary.get("verdict") == "invalid":
+        return f"error: could not measure {summary['host']}: {summary['reason']}"
     counts: dict[str, int] = {}
     for error in summary.get("errors") or []:
         text = error["error"] or f"HTTP {error['status']}"

@@ -2,9 +2,10 @@
 
 Each process's health rows (:mod:`trademate_load.health`) say, second by second, whether the generator could send
 on time. A second is **unhealthy** for the generator when its loop lag p99 passes ``LAG_P99_MS``, the process froze
-longer than ``FREEZE_MS``, its CPU share reached ``CPU_SATURATED`` of a core, or the machine was busy (CPU
-pressure above ``PRESSURE_SHARE`` of the second, or steal above ``STEAL_SHARE``): the three machine figures alone
-make a second unhealthy **for the machine**.
+longer than ``FREEZE_MS``, or its CPU share reached ``CPU_SATURATED`` of a core: its own figures (how long it waited
+for a CPU, and the machine's pressure, explain them). A second is **busy for the machine** when some task waited
+for a CPU more than ``PRESSURE_SHARE`` of it (PSI), the hypervisor stole more than ``STEAL_SHARE`` of the CPUs, or
+the process froze.
 
 A failed verdict is put to a counterfactual, the same SLA engine on what the generator could not have spoiled:
 
@@ -60,9 +61,10 @@ def machine_busy(second: Mapping[str, Any]) -> np.ndarray:
 
 
 def unhealthy(second: Mapping[str, Any]) -> np.ndarray:
-    """Whether a second (or each of many) was unhealthy for the load generator (the module docstring's rule)."""
-    lag, cpu = _figure(second, "lag_p99_ms"), _figure(second, "cpu")
-    return (lag > LAG_P99_MS) | (cpu >= CPU_SATURATED) | machine_busy(second)
+    """Whether a second (or each of many) was unhealthy for the load generator (the module docstring's rule): its
+    own figures, not the machine's, so that of two processes on one machine only the starved one is blamed."""
+    lag, cpu, freeze = (_figure(second, name) for name in ("lag_p99_ms", "cpu", "freeze_max_ms"))
+    return (lag > LAG_P99_MS) | (cpu >= CPU_SATURATED) | (freeze > FREEZE_MS)
 
 
 @dataclass(frozen=True)
@@ -226,10 +228,12 @@ def describe(frame: pd.DataFrame, run: Mapping[str, Any], health: Mapping[str, H
             "lag_ms": h.lag_ms,
             "freeze_max_ms": _finite(np.nanmax(c["freeze_max_ms"], initial=0.0)),
             "cpu": _stat(c["cpu"]),
+            "wait": _stat(c["wait"]),
             "pressure": _stat(c["pressure"]),
             "steal": _stat(c["steal"]),
             "judged_s": round(float(span.sum()), 3),
             "unhealthy_s": round(float(span[h.unhealthy[judged]].sum()), 3),
+            "machine_busy_s": round(float(span[h.machine_busy[judged]].sum()), 3),
             "tiers": tiers,
         }
     spans = unhealthy_spans(health)
@@ -277,7 +281,8 @@ def health_line(generator: Mapping[str, Any]) -> str:
         figures = [
             f"loop lag p50 {_ms(lag['p50'])} / p99 {_ms(lag['p99'])} / max {_ms(lag['max'])} ms",
             f"CPU {_pct(p['cpu']['mean'])}",
-            f"CPU pressure {_pct(p['pressure']['mean'])}",
+            f"waited for a CPU {_pct(p['wait']['mean'])}",
+            f"machine CPU pressure {_pct(p['pressure']['mean'])}",
             f"steal {_pct(p['steal']['mean'])}",
         ]
         unhealthy = f"{p['unhealthy_s']:.0f} of {p['judged_s']:.0f} s unhealthy"
@@ -297,23 +302,24 @@ def _pct(value: float | None) -> str:
     return "n/a" if value is None else f"{value * 100:.0f}%"
 
 
-def blame(generator: Mapping[str, Any]) -> str:
-    """The processes whose seconds were unhealthy, with their figures, and what the run sent: ``load generator
-    local unhealthy 25 of 25 s: loop lag p99 152.5 ms (max 494.3), CPU 20%, CPU pressure 85%, steal 1%; sent
-    shared 401.2 of 1000 req/s, premium 200.4 of 500 req/s``."""
+def blame(generator: Mapping[str, Any], culprits: list[str]) -> str:
+    """The ``culprits`` with their figures, and what the run sent: ``load generator local unhealthy 25 of 25 s: loop
+    lag p99 152.5 ms (max 494.3), CPU 20%, waited for a CPU 80%, machine CPU pressure 85%, steal 1%; sent shared
+    401.2 of 1000 req/s, premium 200.4 of 500 req/s``."""
     named = []
-    for process, p in generator["processes"].items():
-        if not p["unhealthy_s"]:
-            continue
+    for process in culprits:
+        p = generator["processes"][process]
         what = "load generator" if process in ("local", "master") else "load generator worker"
         lag = p["lag_ms"]
+        busy = f" (its machine busy {p['machine_busy_s']:.0f} s)" if p["machine_busy_s"] else ""
         named.append(
-            f"{what} {process} unhealthy {p['unhealthy_s']:.0f} of {p['judged_s']:.0f} s: loop lag p99 "
-            f"{_ms(lag['p99'])} ms (max {_ms(lag['max'])}), CPU {_pct(p['cpu']['mean'])}, CPU pressure "
-            f"{_pct(p['pressure']['mean'])}, steal {_pct(p['steal']['mean'])}"
+            f"{what} {process} unhealthy {p['unhealthy_s']:.0f} of {p['judged_s']:.0f} s{busy}: loop lag p99 "
+            f"{_ms(lag['p99'])} ms (max {_ms(lag['max'])}), CPU {_pct(p['cpu']['mean'])}, waited for a CPU "
+            f"{_pct(p['wait']['mean'])}, machine CPU pressure {_pct(p['pressure']['mean'])}, steal "
+            f"{_pct(p['steal']['mean'])}"
         )
     sent = ", ".join(
-        f"{tier} {t['achieved_rps']:g} of {t['intended_rps']:g} req/s" for tier, t in generator["tiers"].items()
+        f"{tier} {t['achieved_rps']:.1f} of {t['intended_rps']:g} req/s" for tier, t in generator["tiers"].items()
     )
     return "; ".join([*named, f"sent {sent}"]) if named else f"the load generator sent {sent}"
 
@@ -327,6 +333,33 @@ def short_tiers(generator: Mapping[str, Any]) -> list[str]:
     ]
 
 
+def explaining(frame, run, health: Mapping[str, Health], inputs, generator: Mapping[str, Any]) -> list[str] | None:
+    """The fewest processes (the unhealthiest first) without whose spoiled samples no check fails; None when even
+    all of them leave a check failing (the target breached on its own time)."""
+    ranked = sorted(
+        (p for p, figures in generator["processes"].items() if figures["unhealthy_s"] or figures["machine_busy_s"]),
+        key=lambda p: -(generator["processes"][p]["unhealthy_s"] + generator["processes"][p]["machine_busy_s"]),
+    )
+    for count in range(1, len(ranked) + 1):
+        chosen = {p: health[p] for p in ranked[:count]}
+        remaining = judge_counterfactual(frame, run, chosen, inputs)
+        if not any(check.status == "failed" for _, check in remaining.checks):
+            return ranked[:count]
+    return None
+
+
+def short_processes(generator: Mapping[str, Any]) -> list[str]:
+    """Processes that sent less than RATE_TOLERANCE of what their own users intended, in some tier."""
+    return [
+        process
+        for process, figures in generator["processes"].items()
+        if any(
+            t["intended_rps"] and t["achieved_rps"] < RATE_TOLERANCE * t["intended_rps"]
+            for t in figures["tiers"].values()
+        )
+    ]
+
+
 def apply(summary: dict[str, Any], frame: pd.DataFrame, run: Mapping[str, Any], inputs) -> dict[str, Any]:
     """The summary with its ``generator`` section, and the verdict made ``invalid`` where the generator explains
     every failure, or the run sent too little to pass."""
@@ -336,12 +369,16 @@ def apply(summary: dict[str, Any], frame: pd.DataFrame, run: Mapping[str, Any], 
     generator = describe(frame, run, health)
     code, reason = summary["exit_code"], None
     if code == EXIT_BREACH:
-        remaining = judge_counterfactual(frame, run, health, inputs)
-        if not any(check.status == "failed" for _, check in remaining.checks):
-            reason = f"{blame(generator)}; every failure is one it could have caused ({summary['reason']})"
-    short = short_tiers(generator)
-    if reason is None and short and code in (EXIT_PASS, EXIT_BREACH) and summary["verdict"] != "fail":
-        reason = f"{blame(generator)}: less than {RATE_TOLERANCE:.0%} of the profile's rate, so it cannot pass"
+        culprits = explaining(frame, run, health, inputs, generator)
+        if culprits is not None:
+            reason = f"{blame(generator, culprits)}; every failure is one it could have caused ({summary['reason']})"
+    if reason is None and short_tiers(generator) and code in (EXIT_PASS, EXIT_BREACH) and summary["verdict"] != "fail":
+        culprits = short_processes(generator) or [
+            p for p, figures in generator["processes"].items() if figures["unhealthy_s"]
+        ]
+        reason = (
+            f"{blame(generator, culprits)}: less than {RATE_TOLERANCE:.0%} of the profile's rate, so it cannot pass"
+        )
     generator["valid"] = reason is None
     generator["reason"] = reason or "the load generator kept up: it explains no failure"
     summary = {**summary, "generator": generator}

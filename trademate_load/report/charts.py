@@ -362,7 +362,7 @@ def generator_chart(health: Mapping[str, Health], clock: Clock) -> bytes:
         twin.plot(mids, h.columns["pressure"] * 100, color=color, linewidth=0.9, linestyle="--",
                   label=f"{process} CPU pressure")  # fmt: skip
     _hline(ax, LAG_P99_MS, QUANTILE_COLORS[0.99], "unhealthy > {value:g} ms", style=":")
-    _latency_scale(ax, np.vstack([np.r_[lag, LAG_P99_MS] for lag in lags]) if lags else np.empty((1, 0)))
+    _latency_scale(ax, np.concatenate([*lags, [LAG_P99_MS]])[np.newaxis, :])
     twin.set_ylim(bottom=0, top=110)
     ax.set_xlim(0.0, max(clock.end, 1.0))
     _twin_legend(ax, twin)

@@ -254,6 +254,7 @@ def generator_view(generator: Mapping | None, pngs: Mapping[str, bytes]) -> dict
             "name": str(name),
             "lag": [format_number((p.get("lag_ms") or {}).get(key)) for key in ("p50", "p99", "max")],
             "cpu": format_percent(_finite((p.get("cpu") or {}).get("mean"))),
+            "wait": format_percent(_finite((p.get("wait") or {}).get("mean"))),
             "pressure": format_percent(_finite((p.get("pressure") or {}).get("mean"))),
             "steal": format_percent(_finite((p.get("steal") or {}).get("mean"))),
             "freeze": format_ms(p.get("freeze_max_ms")),
