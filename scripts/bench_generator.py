@@ -6,7 +6,8 @@ Locust runs on one core and the target on another (``taskset``; ``scripts/bench_
 keep-alive HTTP server far faster than Locust, except for the accuracy runs, which use the reference API).
 Each ratio is the median of the rounds' ratios.
 
-1. Collector throughput: flat-out FastHttpUsers with the suite's full collector (its listener, Locust's
+1. Collector throughput (and the load generator's health monitor, beside the suite without it: goal >= 0.98):
+   flat-out FastHttpUsers with the suite's full collector (its listener, Locust's
    statistics fed from it in batches, the Parquet spiller) against plain FastHttpUser with no listener of ours
    (Locust's own statistics listener only), and a naive tuple-append listener for reference. Goal >= 0.95.
    Beside it the whole suite: the collector and the suite's connections (kernel receive timestamps read with
@@ -179,7 +180,7 @@ def main() -> None:
     parser.add_argument("--skip-accuracy", action="store_true", help="skip the two runs against the reference API")
     args = parser.parse_args()
     print(f"Load generator benchmarks: Locust on core {generator_core()}, target on another; {args.rounds} rounds")
-    variants = ["plain", "suite", "naive", "collector", "connections"]
+    variants = ["plain", "suite", "naive", "collector", "connections", "monitored"]
     ratios: dict[str, list[float]] = {"paced": []}
     cpu_ratios: dict[str, list[float]] = {}
     plain_rps, paced_runs, single_runs = [], [], []
@@ -223,6 +224,12 @@ def main() -> None:
         f"{'suite (collector + connections) throughput / plain':<58} {med(ratios['suite']):>8.3f}x  {'':<8} "
         f"CPU per request {med(cpu_ratios['suite']):.3f}x; connections alone {med(ratios['connections']):.3f}x "
         f"(CPU {med(cpu_ratios['connections']):.3f}x)"
+    )
+    monitor = [m / s for m, s in zip(ratios["monitored"], ratios["suite"], strict=True)]
+    monitor_cpu = [m / s for m, s in zip(cpu_ratios["monitored"], cpu_ratios["suite"], strict=True)]
+    print(
+        f"{'suite with the generator monitor / suite without':<58} {med(monitor):>8.3f}x  {'>= 0.98':<8} "
+        f"CPU per request {med(monitor_cpu):.3f}x (loop-lag ticks every 10 ms, a freeze thread, /proc each second)"
     )
     print(
         f"{'paced p99 at 1500 req/s / unpaced single connection p99':<58} {med(ratios['paced']):>8.2f}x  {'<= 2':<8} "

@@ -41,6 +41,7 @@ from locust import FastHttpUser, constant, events, task
 
 from trademate_load import connections, locust_stats
 from trademate_load.collector import Collector, Spiller
+from trademate_load.health import HealthMonitor
 from trademate_load.samples import SampleStore
 
 
@@ -56,12 +57,13 @@ class FlatOut(FastHttpUser):
         self.client.get("/api/v1/portfolio", name="GET /api/v1/portfolio")
 
 
-VARIANTS = {  # name: (request listener, the suite's connections)
-    "plain": (None, False),
-    "naive": ("naive", False),
-    "suite": ("collector", True),
-    "collector": ("collector", False),
-    "connections": (None, True),
+VARIANTS = {  # name: (request listener, the suite's connections, the load generator's health monitor)
+    "plain": (None, False, False),
+    "naive": ("naive", False, False),
+    "suite": ("collector", True, False),
+    "collector": ("collector", False, False),
+    "connections": (None, True, False),
+    "monitored": ("collector", True, True),
 }
 
 
@@ -74,6 +76,7 @@ class Phases:
         self.runner_listener = locust_stats.locust_listener(request, locust_stats.RUNNER_LISTENER)
         self.locust_stats = locust_stats.LocustStats(environment.stats)  # not started: fed when run() says
         self.collector, self.store = Collector(pending=self.locust_stats.rows), SampleStore(out)
+        self.monitor = HealthMonitor(dict)  # started in the "monitored" variant's phases
         self.spiller = Spiller(self.collector, self.store)  # not started: spills when run() says
         self.naive_rows: list[tuple] = []
         self.totals = {variant: {"requests": 0, "wall_s": 0.0, "cpu_s": 0.0} for variant in variants}
@@ -108,7 +111,12 @@ class Phases:
             sock.setsockopt(socket.SOL_SOCKET, connections.SO_TIMESTAMPNS, int(suite))
 
     def switch(self, variant: str) -> None:
-        listener, suite_connections = VARIANTS[variant]
+        listener, suite_connections, monitored = VARIANTS[variant]
+        if monitored:
+            self.monitor.start()
+        else:
+            self.monitor.stop()
+            self.monitor.take()
         request = self.environment.events.request
         for old in self.listeners:
             request.remove_listener(old)

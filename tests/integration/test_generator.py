@@ -62,7 +62,7 @@ def test_a_generator_starved_by_a_noisy_neighbour_is_invalid_never_a_breach_nor_
     generator_core, target_core = two_cores()
     reports = tmp_path / "reports"
     with pinned(target_core), reference_api(tmp_path) as (url, credentials), noisy_neighbours(generator_core):
-        variables = [f"HOST={url}", f"CREDENTIALS={credentials}", "RUN_TIME=20s", f"REPORT_DIR={reports}"]
+        variables = [f"HOST={url}", f"CREDENTIALS={credentials}", "RUN_TIME=12s", f"REPORT_DIR={reports}"]
         make = ["taskset", "-c", str(generator_core), "make", "--no-print-directory", "-o", ".venv", "loadtest"]
         proc = subprocess.run([*make, *variables], capture_output=True, text=True, timeout=150, cwd=ROOT)
     assert proc.returncode == 2, proc.stdout[-3000:] + proc.stderr[-3000:]  # make fails: the suite exited 3
@@ -85,7 +85,7 @@ def test_a_distributed_run_with_one_worker_starved_is_invalid_naming_that_worker
     with pinned(target_core), reference_api(tmp_path) as (url, credentials):
         common = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--profile", "mixed"]
         common += ["--credentials", str(credentials)]
-        master_cmd = [*common, "--master", "--headless", "--only-summary", "--expect-workers", "2", "--run-time", "20s"]
+        master_cmd = [*common, "--master", "--headless", "--only-summary", "--expect-workers", "2", "--run-time", "12s"]
         master_cmd += ["--host", url, "--report-dir", str(reports), "--master-bind-host", "127.0.0.1"]
         master_cmd += ["--master-bind-port", str(port)]
         worker_cmd = [*common, "--worker", "--master-host", "127.0.0.1", "--master-port", str(port)]

@@ -19,8 +19,8 @@ import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests import machine
 from tests.conftest import ROOT, run_locust, target
+from tests.measured import measured
 from trademate_load.launcher import LOCUSTFILE, free_port, locust_command, reference_api
 from trademate_load.webtab import TAB_KEY
 
@@ -225,6 +225,7 @@ def test_abort_on_fail_stops_the_run_early_with_exit_1_naming_the_check(tmp_path
     run = json.loads((run_dir / "run.json").read_text())
     assert run["aborted"] == aborted and run["exit_code"] == 1 and run["interrupted"] is True
     assert run["settings"]["abort_on_fail"] == [check] and aborted["by"] == "abort_on_fail"
+    assert summary["generator"]["valid"] is True  # a slow target, a quiet generator: a breach, not "invalid"
     assert aborted["evidence"] >= aborted["tests"] / aborted["alpha"]
     junit = ET.parse(run_dir / "junit.xml").getroot()
     (case,) = junit.findall("./testsuite[@name='abort_on_fail']/testcase")
@@ -235,8 +236,8 @@ def test_abort_on_fail_stops_the_run_early_with_exit_1_naming_the_check(tmp_path
 
 
 def test_stop_when_decided_ends_a_healthy_run_once_every_check_is_settled(tmp_path):
-    """Its claim needs a healthy target: a private one, and a run again when the machine was noisy (a target that
-    stood still for a second on a busy machine was rightly judged failing)."""
+    """Its claim needs a healthy target measured by a healthy generator: a private target, and a run again when the
+    suite judged the run invalid (`tests.measured`)."""
     (tmp_path / "sla.yaml").write_text(
         "tiers:\n  premium: {p95_ms: 50, p99_ms: 100, mean_ms: 25, success_rate: 0.99, uptime: 0.999, window: 2s}\n"
     )
@@ -252,9 +253,9 @@ def test_stop_when_decided_ends_a_healthy_run_once_every_check_is_settled(tmp_pa
         with reference_api(workdir) as api:
             started = time.monotonic()
             proc = run_locust("--profile", str(profile), *target(api, workdir / "reports"), timeout=90)
-        return proc, time.monotonic() - started, workdir / "reports" / "latest"
+        return (proc, time.monotonic() - started), workdir / "reports" / "latest"
 
-    machine.on_a_quiet_machine(run, lambda result: check_decided(*result))
+    measured(run, lambda result, run_dir: check_decided(*result, run_dir))
 
 
 def check_decided(proc: subprocess.CompletedProcess, took: float, run_dir: Path) -> None:

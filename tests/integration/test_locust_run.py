@@ -14,6 +14,7 @@ import pytest
 import requests
 
 from tests.conftest import ROOT, only_run_dir, run_locust, run_suite, target, wait_for, web_ui
+from tests.measured import measured
 from trademate_load.report.console import verdict_line
 from trademate_load.samples import COLUMNS
 
@@ -23,10 +24,17 @@ SMOKE = ["--profile", "smoke", "--run-time", "8s"]
 
 @pytest.fixture(scope="module")
 def smoke_run(api, tmp_path_factory):
-    report_dir = tmp_path_factory.mktemp("reports")
-    stats = report_dir / "locust-stats"  # Locust appends .json
-    proc = run_locust(*SMOKE, *target(api, report_dir), "--json-file", str(stats))
-    return proc, report_dir, stats
+    """A smoke run the suite judged valid (one judged invalid, on a busy machine, runs again: `tests.measured`)."""
+    found = []
+
+    def run(attempt: int) -> tuple:
+        report_dir = tmp_path_factory.mktemp(f"reports{attempt}")
+        stats = report_dir / "locust-stats"  # Locust appends .json
+        proc = run_locust(*SMOKE, *target(api, report_dir), "--json-file", str(stats))
+        return (proc, report_dir, stats), only_run_dir(report_dir)
+
+    measured(run, lambda result, _run_dir: found.append(result))
+    return found[0]
 
 
 def test_smoke_run_passes_and_writes_a_complete_run_directory(smoke_run):

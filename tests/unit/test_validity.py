@@ -97,7 +97,9 @@ def test_a_starved_generator_whose_lateness_fails_the_target_is_invalid_naming_i
     late = slow_between(0, SECONDS, 0.3)  # every request went out 300 ms late: corrected p95 302 ms
     summary = judge(premium(late_s=late), run_of({"local": rows(lambda s: STARVED)}))
     assert (summary["verdict"], summary["exit_code"]) == ("invalid", 3)
-    assert summary["reason"].startswith("load generator local unhealthy 20 of 20 s (its machine busy 20 s): loop lag p99")
+    assert summary["reason"].startswith(
+        "load generator local unhealthy 20 of 20 s (its machine busy 20 s): loop lag p99"
+    )
     assert "every failure is one it could have caused (breached: premium.p95_ms)" in summary["reason"]
     assert summary["generator"]["valid"] is False
     assert (
