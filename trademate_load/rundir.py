@@ -86,15 +86,16 @@ def _schedule(run: dict[str, Any], tier: str, load: TierLoad):
 
 
 def judge(frame: pd.DataFrame, run: dict[str, Any]) -> dict[str, Any]:
-    """summary.json for a run: the SLA verdict, whether the load generator explains it, the baseline gate when
-    run.json carries a baseline, lost workers."""
+    """summary.json for a run: the SLA verdict, lost workers, whether the load generator explains it, the baseline
+    gate when run.json carries a baseline."""
     inputs = run_inputs(run)
-    summary = validity.apply(build_summary(evaluate(frame, *inputs), run), frame, run, inputs)
+    summary = workers.apply(build_summary(evaluate(frame, *inputs), run), run.get("workers") or [])
+    summary = validity.apply(summary, frame, run, inputs)
     summary["scalability"] = scalability.analyze(frame, run)
     if run.get("baseline_summary"):
         comparison = gate.compare(summary, run["baseline_summary"], gate.tolerances_from(run["settings"]))
         summary = gate.apply(summary, comparison)
-    return workers.apply(summary, run.get("workers") or [])
+    return summary
 
 
 def render_reports(run_dir: Path, frame: pd.DataFrame, run: dict[str, Any]) -> dict[str, Any]:

@@ -33,7 +33,7 @@ def number(cell: str) -> float:
 def test_the_sla_tab_updates_during_a_run_and_matches_summary_json_after(api, tmp_path):
     reports, output = tmp_path / "reports", tmp_path / "locust.txt"
     with web_ui(api, "smoke", reports, output) as web:
-        started = requests.post(f"{web}/swarm", data={"profile": "smoke", "run_time": "14s"}, timeout=5).json()
+        started = requests.post(f"{web}/swarm", data={"profile": "smoke", "run_time": "20s"}, timeout=5).json()
         assert started["success"], started
         proc = subprocess.run(
             [sys.executable, str(SCRIPT), web, str(tmp_path)],

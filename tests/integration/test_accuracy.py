@@ -169,7 +169,8 @@ def test_a_busy_generator_is_not_counted_as_the_targets_time(tmp_path, monkeypat
     """The generator's loop is kept busy 300 ms a second while requests are in flight (about two at a time at
     100 req/s against a fixed 20 ms): Locust's clock, which stops when the loop gets round to reading a response,
     counts that wait; the samples' service time ends when the kernel received the response, so it stays the
-    target's 20 ms and a little, never less. Corrected latency still shows the requests the busy loop sent late."""
+    target's 20 ms and a little, never less. Corrected latency still shows the requests the busy loop sent late, and
+    the suite judges the run invalid: its own loop, not the target, made them late."""
     profile = write_profile(
         tmp_path,
         "name: busy\nrun_time: 12s\nwarmup: 0s\nspawn_rate: 50\n"
@@ -182,7 +183,9 @@ def test_a_busy_generator_is_not_counted_as_the_targets_time(tmp_path, monkeypat
         ["--fault", "latency=fixed(20ms)"],
         "-f", locustfiles, "--profile", str(profile), "--stop-timeout", "3", "--json-file", str(tmp_path / "locust"),
     )  # fmt: skip
-    assert proc.returncode in (0, 1), proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert proc.returncode == 3, proc.stdout[-3000:] + proc.stderr[-3000:]
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["verdict"] == "invalid" and summary["generator"]["processes"]["local"]["lag_ms"]["max"] >= 250
     locust_max_ms = max(entry["max_response_time"] for entry in json.loads((tmp_path / "locust.json").read_text()))
     samples = pd.read_parquet(run_dir / "samples.parquet", columns=["ok", "latency_ms", "latency_co_ms"])
     assert len(samples) == served and samples["ok"].all()  # none sent, then cut off at the stop (TierUser.stop)

@@ -83,7 +83,8 @@ def test_a_distributed_run_with_one_worker_starved_is_invalid_naming_that_worker
     generator_core, target_core = two_cores()
     reports, port = tmp_path / "reports", free_port()
     with pinned(target_core), reference_api(tmp_path) as (url, credentials):
-        common = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--profile", "mixed"]
+        # premium: 250 req/s a worker, so that the quiet one has CPU to spare beside the target and the master
+        common = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--profile", "premium"]
         common += ["--credentials", str(credentials)]
         master_cmd = [*common, "--master", "--headless", "--only-summary", "--expect-workers", "2", "--run-time", "12s"]
         master_cmd += ["--host", url, "--report-dir", str(reports), "--master-bind-host", "127.0.0.1"]

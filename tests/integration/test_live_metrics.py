@@ -112,6 +112,10 @@ def test_a_headless_run_serves_metrics_on_METRICS_PORT_while_it_runs(api, tmp_pa
             return uptime if set(uptime) == set(TIERS) else None
 
         assert wait_for(judged, 15, "a judged uptime window of each tier") == {tier: 1.0 for tier in TIERS}
+        families = scrape(metrics)
+        for name in ("trademate_generator_lag_seconds", "trademate_generator_cpu_ratio"):
+            (sample,) = families[name]
+            assert sample.labels == {"process": "local"} and 0 <= sample.value < 5, sample
     finally:
         out = proc.communicate(timeout=60)[0]
     assert proc.returncode in (0, 1), out[-3000:]
