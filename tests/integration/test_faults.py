@@ -285,10 +285,10 @@ def test_an_unwritable_report_directory_is_refused_before_any_load(api, tmp_path
 
 @pytest.fixture(scope="module")
 def finished_run(api, tmp_path_factory) -> Path:
-    """The run directory of one short healthy run."""
+    """The run directory of one short run (its verdict does not matter here: on a busy machine it may be invalid)."""
     report_dir = tmp_path_factory.mktemp("reports")
     proc = run_locust("--profile", "smoke", "--run-time", "3s", *target(api, report_dir))
-    assert proc.returncode in (0, 1), proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert proc.returncode in (0, 1, 3), proc.stdout[-2000:] + proc.stderr[-2000:]
     return only_run_dir(report_dir)
 
 
