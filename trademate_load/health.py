@@ -14,7 +14,9 @@ A :class:`HealthMonitor` runs in each process (master, workers, or the one local
 
 Each second becomes one row of ``COLUMNS`` (``None`` for a figure this machine does not report), and every tick's
 lag is kept (float32, about 400 bytes a second) so that a run's loop-lag percentiles are exact over the seconds it
-judges; workers ship both to the master with their samples. A monitor measures from a test's start to its stop.
+judges; workers ship both to the master with their samples. A monitor measures from a test's start until its
+stop begins (:meth:`HealthMonitor.watch`): what Locust does while stopping (it inspects the stack, kills users)
+is not the load, and a second that held it would be judged unhealthy for nothing.
 The cost is about a hundred short greenlet wake-ups and ten thread wake-ups a second (``make bench`` measures
 it). What the rows mean for a verdict is :mod:`trademate_load.validity`'s job. Nothing here imports locust.
 """
@@ -102,6 +104,12 @@ class HealthMonitor:
         self._greenlet: gevent.Greenlet | None = None
         self._cpus = os.cpu_count() or 1
         self._clock_ticks = os.sysconf("SC_CLK_TCK")
+
+    def watch(self, events) -> HealthMonitor:
+        """Measure each test of a Locust environment's ``events``, from its start until its stop begins."""
+        events.test_start.add_listener(lambda **_kwargs: self.start())
+        events.test_stopping.add_listener(lambda **_kwargs: self.stop())
+        return self
 
     def start(self) -> HealthMonitor:
         if self._running:

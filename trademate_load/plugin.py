@@ -160,7 +160,7 @@ class Suite:
         self.last_summary: dict[str, Any] | None = None
         self.headless = bool(environment.parsed_options.headless)
         self.process = "master" if isinstance(runner, MasterRunner) else self.collector.worker
-        self.health = HealthMonitor(self._users_by_tier)  # this process's health, from each test's start to stop
+        self.health = HealthMonitor(self._users_by_tier)  # this process's health during each test
         self.latest_health: dict[str, list] = {}  # master: each worker's last second of health, as it reported
         # live SLA figures, fed on the master or the local process
         self.live = LiveBoard(self.collector.buffer, self._latest_health)
@@ -552,8 +552,7 @@ def register(environment: Environment) -> Suite:
     connections.install()  # the users' connections: no yield before a send, kernel receive timestamps
     environment.events.request.add_listener(suite.collector.on_request)
     environment.events.test_start.add_listener(freeze_heap)
-    environment.events.test_start.add_listener(lambda **_kwargs: suite.health.start())
-    environment.events.test_stop.add_listener(lambda **_kwargs: suite.health.stop())
+    suite.health.watch(environment.events)
     environment.events.test_stop.add_listener(suite.on_test_stop)
     if suite.is_worker:
         environment.events.report_to_master.add_listener(suite.ship_to_master)

@@ -23,7 +23,7 @@ import pandas as pd
 import pytest
 import requests
 
-from tests.conftest import ROOT, run_locust, target
+from tests.conftest import JUDGED, ROOT, run_locust, target
 from tests.measured import measured
 from trademate_api.faults import Z_99, random_stream
 from trademate_load.launcher import LOCUSTFILE, free_port, reference_api
@@ -78,7 +78,7 @@ def test_lognormal_percentiles_match_the_injected_delays_within_2_percent(tmp_pa
     proc, run_dir, served = faulty_run(
         tmp_path, ["--fault", fault, "--fault-seed", str(seed)], "--profile", str(profile), "--stop-timeout", "5"
     )
-    assert proc.returncode in (0, 1), proc.stderr[-3000:]
+    assert proc.returncode in JUDGED, proc.stderr[-3000:]
     samples = pd.read_parquet(run_dir / "samples.parquet")
     assert samples["ok"].all()
     assert len(samples) == served > 1500  # one sample per request the target served: one per draw

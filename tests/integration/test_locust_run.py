@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 import requests
 
-from tests.conftest import ROOT, only_run_dir, run_locust, run_suite, target, wait_for, web_ui
+from tests.conftest import JUDGED, ROOT, only_run_dir, run_locust, run_suite, target, wait_for, web_ui
 from tests.measured import measured
 from trademate_load.report.console import verdict_line
 from trademate_load.samples import COLUMNS
@@ -215,9 +215,9 @@ def test_with_host_and_credentials_the_suite_starts_no_api(api, tmp_path):
     url = api[0]
     proc = run_suite("run", "smoke", "--run-time", "4s", *target(api, tmp_path))
     run = json.loads((only_run_dir(tmp_path) / "run.json").read_text())
-    # The verdict itself may vary here (the session's API has been up past the premium cache TTL): the point
-    # is that the run aimed at HOST and started nothing.
-    assert proc.returncode == run["exit_code"] in (0, 1), proc.stdout[-3000:] + proc.stderr[-3000:]
+    # The verdict itself may vary here (the session's API has been up past the premium cache TTL, and a busy
+    # machine may make the run invalid): the point is that the run aimed at HOST, started nothing, and judged.
+    assert proc.returncode == run["exit_code"] in JUDGED, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert "Reference TradeMate API started" not in proc.stdout
     assert run["host"] == url
 
@@ -236,6 +236,6 @@ def test_sigint_to_the_launcher_keeps_every_sample_taken_so_far(tmp_path):
     run_dir = only_run_dir(tmp_path)
     run = json.loads((run_dir / "run.json").read_text())
     assert run["interrupted"] is True
-    assert proc.returncode == run["exit_code"] in (0, 1)
+    assert proc.returncode == run["exit_code"] in JUDGED
     assert len(pd.read_parquet(run_dir / "samples.parquet")) == run["samples"] > 0
     assert out.rstrip().splitlines()[-1].startswith("[trademate] ")
