@@ -1,4 +1,5 @@
-# TradeMate load & SLA suite. Every target bootstraps .venv from requirements.txt on first use.
+# TradeMate load & SLA suite. Every target bootstraps .venv from requirements.txt on first use; test, lint and
+# format add requirements-dev.txt.
 # Variables: HOST (external API URL; unset: start the reference API), CREDENTIALS (tokens CSV for HOST),
 # RUN_TIME (30s, 2m), REPORT_DIR (default reports), WORKERS (Locust worker processes), BASELINE (an earlier
 # run directory to gate regressions against), PROFILE (make ui), METRICS_PORT (live Prometheus /metrics on 127.0.0.1),
@@ -7,6 +8,7 @@
 PYTHON ?= python3.11
 VENV := .venv
 PY := $(VENV)/bin/python
+DEV := $(VENV)/lib/dev-requirements.installed
 HOST ?=
 CREDENTIALS ?=
 RUN_TIME ?=
@@ -48,16 +50,16 @@ api: $(VENV)
 	@mkdir -p var
 	$(PY) -m trademate_api --host 127.0.0.1 --port $(PORT) --credentials var/credentials.csv
 
-test: $(VENV)
+test: $(DEV)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-lint: $(VENV)
+lint: $(DEV)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
-format: $(VENV)
+format: $(DEV)
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
@@ -87,6 +89,11 @@ $(VENV): requirements.txt pyproject.toml
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements.txt
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 	touch $(VENV)
+
+# The tests' and linters' tools; the stamp sits in a subdirectory, so that writing it leaves .venv's own time alone.
+$(DEV): $(VENV) requirements-dev.txt
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $(DEV)
 
 clean:
 	rm -rf $(VENV) reports/2* reports/latest var .pytest_cache .ruff_cache *.egg-info

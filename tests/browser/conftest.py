@@ -18,7 +18,7 @@ def browser_available():
     if not CHROMIUM.exists():
         missing.append(f"no Chromium at {CHROMIUM} (apt-get install -y chromium)")
     if importlib.util.find_spec("playwright") is None:
-        missing.append("playwright is not installed (pip install -r requirements.txt)")
+        missing.append("playwright is not installed (pip install -r requirements-dev.txt)")
     if missing:
         message = "browser tests need a browser: " + "; ".join(missing)
         if os.environ.get("CI"):

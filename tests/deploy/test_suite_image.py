@@ -24,10 +24,13 @@ import tomllib
 import urllib.request
 from contextlib import ExitStack, closing
 from dataclasses import dataclass
+from importlib import metadata
 from pathlib import Path, PurePosixPath
 
 import pytest
 import yaml
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 
 from tests.conftest import JUDGED
 
@@ -181,6 +184,36 @@ def test_one_stage_on_a_pinned_python_311_slim_image():
     assert match, f"base image {image!r}: pin a full version and distribution (python:3.11.N-slim-DIST)"
     requires = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]["requires-python"]
     assert requires == ">=3.11" and match.group(1) == f"{sys.version_info.major}.{sys.version_info.minor}"
+
+
+def pins(name: str) -> dict[str, tuple[str, set[str]]]:
+    """A requirements file's pins by normalised name: (version, extras); ``-r`` lines are not followed."""
+    found = {}
+    for line in (ROOT / name).read_text().splitlines():
+        line = line.split("#")[0].strip()
+        if line and not line.startswith("-r"):
+            requirement = Requirement(line)
+            found[canonicalize_name(requirement.name)] = (str(requirement.specifier), set(requirement.extras))
+    return found
+
+
+def test_running_the_suite_needs_only_requirements_txt_and_it_pins_all_it_pulls_in():
+    """What requirements.txt pins, as installed, needs nothing it does not pin; no test or lint tool is in it."""
+    runtime, dev = pins("requirements.txt"), pins("requirements-dev.txt")
+    missing = []
+    for name, (_, extras) in runtime.items():
+        for line in metadata.requires(name) or []:
+            needed = Requirement(line)
+            wanted = any(needed.marker is None or needed.marker.evaluate({"extra": extra}) for extra in extras | {""})
+            if wanted and canonicalize_name(needed.name) not in runtime:
+                missing.append(f"{name} needs {needed}")
+    assert not missing, f"requirements.txt: not pinned: {missing}"
+    assert not set(runtime) & set(dev), "requirements-dev.txt repeats a pin of requirements.txt"
+    assert {"pytest-timeout", "playwright", "ruff", "schemathesis"} <= set(dev) and not {"ruff", "playwright"} & set(
+        runtime
+    )
+    installed = {name: f"=={metadata.version(name)}" for name in {**runtime, **dev}}
+    assert {name: pin for name, (pin, _) in {**runtime, **dev}.items()} == installed  # the venv is what they pin
 
 
 def test_every_requirement_is_pinned_and_installed_before_the_package():
