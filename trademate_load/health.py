@@ -9,7 +9,9 @@ A :class:`HealthMonitor` runs in each process (master, workers, or the one local
 - **CPU**: the process's CPU time over the second (1.0: one core, busy all the time), and the share of the
   second its event loop's thread was ready to run but waited for a CPU (``/proc/thread-self/schedstat``);
 - **the machine**: the share of the second during which some runnable task waited for a CPU (Linux PSI,
-  ``/proc/pressure/cpu``, "some") and the share of the CPUs' time the hypervisor took (steal, ``/proc/stat``);
+  ``/proc/pressure/cpu``, "some"), the share during which some task waited for storage (``/proc/pressure/io``,
+  "some": a saturated disk stalls whatever writes a log or a database, the target's or the generator's, with no
+  CPU busy), and the share of the CPUs' time the hypervisor took (steal, ``/proc/stat``);
 - **users** per tier running in the process (for the rate it intends to send).
 
 Each second becomes one row of ``COLUMNS`` (``None`` for a figure this machine does not report), and every tick's
@@ -48,11 +50,13 @@ COLUMNS = (
     "wait",
     "pressure",
     "steal",
+    "io",
     "users_shared",
     "users_premium",
     "ticks",  # the loop-lag ticks of the span, in ``HealthMonitor.take``'s tick lags, in order
 )
 PRESSURE = Path("/proc/pressure/cpu")
+IO_PRESSURE = Path("/proc/pressure/io")
 SCHEDSTAT = Path("/proc/thread-self/schedstat")
 STAT = Path("/proc/stat")
 logger = logging.getLogger(__name__)
@@ -62,6 +66,14 @@ def pressure_us() -> float | None:
     """Microseconds, since boot, during which some runnable task waited for a CPU (None without PSI)."""
     try:
         return float(PRESSURE.read_text().split("total=", 1)[1].split()[0])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def io_stall_us() -> float | None:
+    """Microseconds, since boot, during which some task waited for storage (None without PSI)."""
+    try:
+        return float(IO_PRESSURE.read_text().split("total=", 1)[1].split()[0])
     except (OSError, IndexError, ValueError):
         return None
 
@@ -143,6 +155,7 @@ class HealthMonitor:
         self._wait = run_queue_wait_s()
         self._pressure = pressure_us()
         self._steal = steal_ticks()
+        self._io = io_stall_us()
 
     def _ticks(self) -> None:
         due = time.perf_counter() + TICK_S
@@ -166,7 +179,7 @@ class HealthMonitor:
 
     def _close(self) -> None:
         """Close the second in progress into a row."""
-        wall, cpu, wait, pressure, steal = self._wall, self._cpu, self._wait, self._pressure, self._steal
+        wall, cpu, wait, pressure, steal, io = self._wall, self._cpu, self._wait, self._pressure, self._steal, self._io
         lags, self._lags = self._lags, []
         freezes, self._freezes = self._freezes, []
         self._mark()
@@ -174,6 +187,7 @@ class HealthMonitor:
         if elapsed <= 0:
             return
         waited = None if pressure is None or self._pressure is None else (self._pressure - pressure) / 1e6 / elapsed
+        stalled = None if io is None or self._io is None else (self._io - io) / 1e6 / elapsed
         queued = None if wait is None or self._wait is None else (self._wait - wait) / elapsed
         stolen = (
             None
@@ -192,6 +206,7 @@ class HealthMonitor:
             None if queued is None else round(min(max(queued, 0.0), 1.0), 4),
             None if waited is None else round(min(max(waited, 0.0), 1.0), 4),
             None if stolen is None else round(min(max(stolen, 0.0), 1.0), 4),
+            None if stalled is None else round(min(max(stalled, 0.0), 1.0), 4),
             users.get("shared", 0),
             users.get("premium", 0),
             len(lags),

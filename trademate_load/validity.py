@@ -4,8 +4,8 @@ Each process's health rows (:mod:`trademate_load.health`) say, second by second,
 on time. A second is **unhealthy** for the generator when its loop lag p99 passes ``LAG_P99_MS``, the process froze
 longer than ``FREEZE_MS``, or its CPU share reached ``CPU_SATURATED`` of a core: its own figures (how long it waited
 for a CPU, and the machine's pressure, explain them). A second is **busy for the machine** when some task waited
-for a CPU more than ``PRESSURE_SHARE`` of it (PSI), the hypervisor stole more than ``STEAL_SHARE`` of the CPUs, or
-the process froze.
+for a CPU, or for storage, more than ``PRESSURE_SHARE`` of it (PSI, "some"), the hypervisor stole more than
+``STEAL_SHARE`` of the CPUs, or the process froze.
 
 A failed verdict is put to a counterfactual, the same SLA engine on what the generator could not have spoiled:
 
@@ -55,9 +55,10 @@ def _figure(second: Mapping[str, Any], name: str) -> np.ndarray:
 
 
 def machine_busy(second: Mapping[str, Any]) -> np.ndarray:
-    """Whether a second (or each of many) was unhealthy for the machine: CPU pressure, steal or a freeze."""
-    pressure, steal, freeze = (_figure(second, name) for name in ("pressure", "steal", "freeze_max_ms"))
-    return (pressure > PRESSURE_SHARE) | (steal > STEAL_SHARE) | (freeze > FREEZE_MS)
+    """Whether a second (or each of many) was unhealthy for the machine: CPU pressure, an I/O stall, steal or a
+    freeze."""
+    pressure, io, steal, freeze = (_figure(second, name) for name in ("pressure", "io", "steal", "freeze_max_ms"))
+    return (pressure > PRESSURE_SHARE) | (io > PRESSURE_SHARE) | (steal > STEAL_SHARE) | (freeze > FREEZE_MS)
 
 
 def unhealthy(second: Mapping[str, Any]) -> np.ndarray:
@@ -69,17 +70,21 @@ def unhealthy(second: Mapping[str, Any]) -> np.ndarray:
 
 @dataclass(frozen=True)
 class Health:
-    """One process's rows as columns (``health.COLUMNS``), with the spans each covers."""
+    """One process's rows as columns (``health.COLUMNS``; a figure its run did not record is NaN), with the spans
+    each covers."""
 
     process: str
     columns: dict[str, np.ndarray]
     lag_ms: dict[str, float | None]
 
     @classmethod
-    def of(cls, process: str, rows: list[list], lag_ms: dict | None) -> Health:
+    def of(
+        cls, process: str, rows: list[list], lag_ms: dict | None, recorded: list[str] | tuple[str, ...] = COLUMNS
+    ) -> Health:
         table = np.array([[np.nan if v is None else v for v in row] for row in rows], dtype=np.float64)
-        table = table.reshape(len(rows), len(COLUMNS))
-        columns = {name: table[:, i] for i, name in enumerate(COLUMNS)}
+        table = table.reshape(len(rows), len(recorded))
+        columns = {name: table[:, recorded.index(name)] if name in recorded else np.full(len(rows), np.nan)
+                   for name in COLUMNS}  # fmt: skip
         return cls(process, columns, lag_ms or {"p50": None, "p99": None, "max": None})
 
     @property
@@ -121,10 +126,11 @@ class Health:
 def healths(run: Mapping[str, Any]) -> dict[str, Health]:
     """Each process's health from run.json (none for a run directory written before the monitor existed)."""
     generator = run.get("generator") or {}
-    if list(generator.get("columns") or []) != list(COLUMNS):
+    recorded = list(generator.get("columns") or [])
+    if not {"ts", "span_s"} <= set(recorded):
         return {}
     return {
-        process: Health.of(process, entry.get("rows") or [], entry.get("lag_ms"))
+        process: Health.of(process, entry.get("rows") or [], entry.get("lag_ms"), recorded)
         for process, entry in (generator.get("processes") or {}).items()
     }
 
@@ -231,6 +237,7 @@ def describe(frame: pd.DataFrame, run: Mapping[str, Any], health: Mapping[str, H
             "wait": _stat(c["wait"]),
             "pressure": _stat(c["pressure"]),
             "steal": _stat(c["steal"]),
+            "io": _stat(c["io"]),
             "judged_s": round(float(span.sum()), 3),
             "unhealthy_s": round(float(span[h.unhealthy[judged]].sum()), 3),
             "machine_busy_s": round(float(span[h.machine_busy[judged]].sum()), 3),
@@ -287,6 +294,7 @@ def health_line(generator: Mapping[str, Any]) -> str:
             f"waited for a CPU {_pct(p['wait']['mean'])}",
             f"machine CPU pressure {_pct(p['pressure']['mean'])}",
             f"steal {_pct(p['steal']['mean'])}",
+            f"I/O pressure {_pct(p['io']['mean'])}",
         ]
         unhealthy = f"{p['unhealthy_s']:.0f} of {p['judged_s']:.0f} s unhealthy"
         parts.append(f"{process} {', '.join(figures)}; {unhealthy}")
@@ -319,7 +327,7 @@ def blame(generator: Mapping[str, Any], culprits: list[str]) -> str:
             f"{what} {process} unhealthy {p['unhealthy_s']:.0f} of {p['judged_s']:.0f} s{busy}: loop lag p99 "
             f"{_ms(lag['p99'])} ms (max {_ms(lag['max'])}), CPU {_pct(p['cpu']['mean'])}, waited for a CPU "
             f"{_pct(p['wait']['mean'])}, machine CPU pressure {_pct(p['pressure']['mean'])}, steal "
-            f"{_pct(p['steal']['mean'])}"
+            f"{_pct(p['steal']['mean'])}, I/O pressure {_pct(p['io']['mean'])}"
         )
     sent = ", ".join(
         f"{tier} {t['achieved_rps']:.1f} of {t['intended_rps']:g} req/s" for tier, t in generator["tiers"].items()

@@ -25,6 +25,7 @@ QUIET = {
     "wait": 0.01,
     "pressure": 0.02,
     "steal": 0.01,
+    "io": 0.01,
 }
 STARVED = {"lag_p50_ms": 70.0, "lag_p99_ms": 150.0, "lag_max_ms": 490.0, "cpu": 0.2, "wait": 0.8, "pressure": 0.85}
 
@@ -151,11 +152,12 @@ def test_timeouts_are_the_generators_only_while_it_stood_still(stalled, verdict)
     assert judge(frame, run_of({"local": health}))["verdict"] == verdict
 
 
+@pytest.mark.parametrize("contended", ["pressure", "io"])  # the machine's CPU, or its storage
 @pytest.mark.parametrize(("host", "verdict"), [("http://127.0.0.1:8000", "invalid"), ("http://10.0.0.7:8000", "fail")])
-def test_machine_pressure_excuses_a_slow_answer_only_from_a_target_on_this_machine(host, verdict):
+def test_machine_pressure_excuses_a_slow_answer_only_from_a_target_on_this_machine(host, verdict, contended):
     assert is_loopback(host) is (verdict == "invalid")
     service = slow_between(12, 14, 300.0, 2.0)  # 10% of answers took 300 ms...
-    busy = rows(lambda s: {"pressure": 0.6} if 12 <= s < 14 else {})  # ...while the machine's CPU was contended
+    busy = rows(lambda s: {contended: 0.6} if 12 <= s < 14 else {})  # ...while the machine was contended
     assert PRESSURE_SHARE < 0.6 and QUIET["lag_p99_ms"] < LAG_P99_MS  # the generator's own loop kept up
     assert judge(premium(service_ms=service), run_of({"local": busy}, host=host))["verdict"] == verdict
 

@@ -256,6 +256,7 @@ def generator_view(generator: Mapping | None, pngs: Mapping[str, bytes]) -> dict
             "cpu": format_percent(_finite((p.get("cpu") or {}).get("mean"))),
             "wait": format_percent(_finite((p.get("wait") or {}).get("mean"))),
             "pressure": format_percent(_finite((p.get("pressure") or {}).get("mean"))),
+            "io": format_percent(_finite((p.get("io") or {}).get("mean"))),
             "steal": format_percent(_finite((p.get("steal") or {}).get("mean"))),
             "freeze": format_ms(p.get("freeze_max_ms")),
             "unhealthy": f"{_finite(p.get('unhealthy_s')) or 0:,.0f} of {_finite(p.get('judged_s')) or 0:,.0f} s",
