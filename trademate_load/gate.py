@@ -8,12 +8,13 @@ when higher; success rate and req/s when lower.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
+from trademate_load.profile import DEFAULT_TOLERANCES, Tolerance
 from trademate_load.verdict import EXIT_BREACH, EXIT_PASS, with_finding
 
-# Compared figure -> (how to read it from a tier or endpoint summary, higher is worse)
+# Compared figure (the profile's ``baseline_tolerance`` keys) -> (how to read it from a tier or endpoint summary,
+# higher is worse)
 FIGURES: dict[str, tuple[tuple[str, ...], bool]] = {
     "p50_ms": (("latency_ms", "p50"), True),
     "p95_ms": (("latency_ms", "p95"), True),
@@ -23,25 +24,6 @@ FIGURES: dict[str, tuple[tuple[str, ...], bool]] = {
     "rps": (("rps",), False),
 }
 ENDPOINT_FIGURES = ("p50_ms", "p95_ms", "p99_ms", "mean_ms", "success_rate")
-
-
-@dataclass(frozen=True)
-class Tolerance:
-    """How much worse a figure may get: by more than ``pct`` percent AND more than ``abs`` units is a regression."""
-
-    pct: float | None = None
-    abs: float | None = None
-
-    def exceeded(self, baseline: float, current: float, higher_is_worse: bool) -> bool:
-        worse_by = current - baseline if higher_is_worse else baseline - current
-        if worse_by <= 0:
-            return False
-        over_pct = self.pct is None or baseline == 0 or worse_by / abs(baseline) * 100 > self.pct
-        over_abs = self.abs is None or worse_by > self.abs
-        return over_pct and over_abs
-
-
-DEFAULT_TOLERANCES = {"p95_ms": Tolerance(pct=20.0, abs=2.0)}
 
 
 def _read(source: dict[str, Any], path: tuple[str, ...]) -> float | None:

@@ -17,9 +17,6 @@ from typing import Any
 
 import yaml
 
-from trademate_load.gate import DEFAULT_TOLERANCES, Tolerance
-from trademate_load.gate import FIGURES as GATE_FIGURES
-
 PLANS_BY_TIER: dict[str, tuple[str, ...]] = {"shared": ("LITE", "PRO"), "premium": ("ELITE", "BLACK")}
 TIERS = tuple(PLANS_BY_TIER)
 LATENCY_BASES = ("corrected", "service")
@@ -74,6 +71,28 @@ DEFAULT_DECISION_ALPHA = 0.05
 DEFAULT_LIVE_WINDOW_S = 30.0
 
 _DURATION = re.compile(r"^(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m(?!s))?(?:(\d+(?:\.\d+)?)s)?(?:(\d+(?:\.\d+)?)ms)?$")
+
+
+BASELINE_FIGURES = ("p50_ms", "p95_ms", "p99_ms", "mean_ms", "success_rate", "rps")  # baseline_tolerance's keys
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    """How much worse a figure may get: by more than ``pct`` percent AND more than ``abs`` units is a regression."""
+
+    pct: float | None = None
+    abs: float | None = None
+
+    def exceeded(self, baseline: float, current: float, higher_is_worse: bool) -> bool:
+        worse_by = current - baseline if higher_is_worse else baseline - current
+        if worse_by <= 0:
+            return False
+        over_pct = self.pct is None or baseline == 0 or worse_by / abs(baseline) * 100 > self.pct
+        over_abs = self.abs is None or worse_by > self.abs
+        return over_pct and over_abs
+
+
+DEFAULT_TOLERANCES = {"p95_ms": Tolerance(pct=20.0, abs=2.0)}
 
 
 class ConfigError(ValueError):
@@ -417,7 +436,7 @@ def _parse_tolerances(data: Any, path: Path) -> dict[str, Tolerance]:
         return dict(DEFAULT_TOLERANCES)
     tolerances = {}
     for name, limits in _mapping(data, path, "baseline_tolerance").items():
-        _refuse_unknown({name: 0}, list(GATE_FIGURES), path, "baseline_tolerance.")
+        _refuse_unknown({name: 0}, list(BASELINE_FIGURES), path, "baseline_tolerance.")
         where = f"baseline_tolerance.{name}"
         limits = _mapping(limits, path, where)
         _refuse_unknown(limits, ["pct", "abs"], path, f"{where}.")

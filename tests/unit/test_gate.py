@@ -9,7 +9,8 @@ import pytest
 
 from tests.conftest import ROOT
 from tests.synthetic import write_synthetic_run
-from trademate_load.gate import DEFAULT_TOLERANCES, Tolerance, apply, compare
+from trademate_load.gate import FIGURES, apply, compare
+from trademate_load.profile import BASELINE_FIGURES, DEFAULT_TOLERANCES, Tolerance
 
 
 def summary(p95, *, endpoint_p95=None, rps=500.0, success=1.0):
@@ -110,3 +111,7 @@ def test_a_directory_that_is_not_a_run_is_invalid_input(runs, tmp_path):
     proc = run_cli("compare", str(tmp_path), str(runs / "base"))
     assert proc.returncode == 2
     assert "summary.json: (file): no such file: not a run directory" in proc.stderr
+
+
+def test_the_gate_compares_every_figure_a_profile_may_set_a_tolerance_for():
+    assert tuple(FIGURES) == BASELINE_FIGURES

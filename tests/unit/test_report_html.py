@@ -14,6 +14,7 @@ import pytest
 
 from tests.synthetic import write_synthetic_run
 from trademate_load import gate, rundir
+from trademate_load.profile import DEFAULT_TOLERANCES
 from trademate_load.report import charts, series
 from trademate_load.report.console import render_console
 from trademate_load.report.html import format_interval, format_rate, render_html
@@ -449,7 +450,7 @@ def baseline_summaries() -> tuple[dict, dict]:
 
 def test_baseline_section_shows_deltas_and_regressions_in_red(frame):
     current, baseline = baseline_summaries()
-    comparison = gate.compare(current, baseline, gate.DEFAULT_TOLERANCES)
+    comparison = gate.compare(current, baseline, DEFAULT_TOLERANCES)
     summary = gate.apply(current, comparison)
     html = render_html(frame.iloc[:500], summary, make_run(), NO_CHARTS)
     assert "Against baseline 20261120-090000-mixed" in html
