@@ -39,7 +39,7 @@ from gevent.event import Event
 from geventhttpclient.connectionpool import ConnectionPool
 from locust import FastHttpUser, constant, events, task
 
-from trademate_load import connections, locust_stats
+from trademate_load import connections, locust_compat, locust_stats
 from trademate_load.collector import Collector, Spiller
 from trademate_load.health import HealthMonitor
 from trademate_load.samples import SampleStore
@@ -73,7 +73,7 @@ class Phases:
     def __init__(self, environment, variants: list[str], phase_s: float, warmup_s: float, out: Path):
         self.environment, self.variants, self.phase_s, self.warmup_s = environment, variants, phase_s, warmup_s
         request = environment.events.request
-        self.runner_listener = locust_stats.locust_listener(request, locust_stats.RUNNER_LISTENER)
+        self.runner_listener = locust_compat.listener(request, locust_compat.RUNNER_LISTENER)
         self.locust_stats = locust_stats.LocustStats(environment.stats)  # not started: fed when run() says
         self.collector, self.store = Collector(pending=self.locust_stats.rows), SampleStore(out)
         self.monitor = HealthMonitor(dict)  # started in the "monitored" variant's phases

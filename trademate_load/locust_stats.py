@@ -27,12 +27,10 @@ from locust.env import Environment
 from locust.runners import MasterRunner, WorkerRunner
 from locust.stats import RequestStats, StatsEntry
 
+from trademate_load import locust_compat
+
 FEED_S = 0.5
 ORIGINAL_BUCKETS = locust.stats.bucket_response_time
-# Locust's own listeners, found by name in the pinned version (requirements.txt): the per-request one that
-# this module replaces, and a worker's report, which must find the pending rows added before it runs.
-RUNNER_LISTENER = "Runner.__init__.<locals>.on_request"
-REPORT_LISTENER = "setup_distributed_stats_event_listeners.<locals>.on_report_to_master"
 
 
 class PendingRows:
@@ -86,28 +84,31 @@ def add_rows(
     entry: StatsEntry, ends: np.ndarray, response_ms: np.ndarray, keys: np.ndarray, nbytes: np.ndarray
 ) -> None:
     """What ``entry.log(response_ms[i], nbytes[i])`` would have done for each row at its completion time
-    ``ends[i]`` (epoch s), ``keys`` being the rows' :func:`buckets`: second by second, so that the per-second
-    copy for current percentiles is taken as each second ends, as ``StatsEntry.log`` takes it."""
+    ``ends[i]`` (epoch s), ``keys`` being the rows' :func:`buckets`: second by second, each second's rows merged by
+    Locust's own ``StatsEntry.extend`` (as its master merges a worker's report), and the per-second copy for current
+    percentiles taken as each second ends, as ``StatsEntry.log`` takes it (``extend`` would take it after the
+    merge, at the batch's last second: the master's approximation, so it is asked not to)."""
     seconds = ends.astype(np.int64)
     for second in np.unique(seconds).tolist():
         rows = seconds == second
         last = entry.last_request_timestamp
         if entry.use_response_times_cache and last and second > int(last):
-            entry._cache_response_times(second - 1)
+            locust_compat.cache_response_times(entry, second - 1)
         times = response_ms[rows]
-        count = len(times)
-        entry.num_requests += count
-        entry.num_reqs_per_sec[second] += count
-        entry.last_request_timestamp = max(last or 0.0, float(ends[rows].max()))
-        entry.total_response_time += float(times.sum())
-        low, high = float(times.min()), float(times.max())
-        entry.min_response_time = low if entry.min_response_time is None else min(entry.min_response_time, low)
-        entry.max_response_time = max(entry.max_response_time, high)
-        histogram = entry.response_times
+        batch = StatsEntry(entry.stats, entry.name, entry.method)
+        batch.start_time = entry.start_time
+        batch.num_requests = batch.num_reqs_per_sec[second] = len(times)
+        batch.last_request_timestamp = float(ends[rows].max())
+        batch.total_response_time = float(times.sum())
+        batch.min_response_time, batch.max_response_time = float(times.min()), float(times.max())
         bucket_keys, counts = np.unique(keys[rows], return_counts=True)
-        for key, n in zip(bucket_keys.tolist(), counts.tolist(), strict=True):
-            histogram[key] += n
-        entry.total_content_length += int(nbytes[rows].sum())
+        batch.response_times.update(zip(bucket_keys.tolist(), counts.tolist(), strict=True))
+        batch.total_content_length = int(nbytes[rows].sum())
+        cache, entry.use_response_times_cache = entry.use_response_times_cache, False
+        try:
+            entry.extend(batch)
+        finally:
+            entry.use_response_times_cache = cache
 
 
 class LocustStats:
@@ -149,17 +150,12 @@ class LocustStats:
         return self
 
 
-def locust_listener(hook, qualname: str):
-    """Locust's own listener ``qualname`` on ``hook``, or ``None``."""
-    return next((handler for handler in hook._handlers if getattr(handler, "__qualname__", "") == qualname), None)
-
-
 def install(environment: Environment) -> LocustStats | None:
     """Replace the runner's per-request listener with a :class:`LocustStats`; ``None`` where there is nothing to
     replace (a master sends no requests; a Locust whose listeners are not found keeps its own)."""
     events, runner = environment.events, environment.runner
-    runner_listener = locust_listener(events.request, RUNNER_LISTENER)
-    report = locust_listener(events.report_to_master, REPORT_LISTENER)
+    runner_listener = locust_compat.listener(events.request, locust_compat.RUNNER_LISTENER)
+    report = locust_compat.listener(events.report_to_master, locust_compat.REPORT_LISTENER)
     if runner_listener is None or isinstance(runner, MasterRunner) or (isinstance(runner, WorkerRunner) and not report):
         return None
     feeder = LocustStats(runner.stats)

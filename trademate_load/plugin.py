@@ -32,7 +32,7 @@ import locust
 from locust.env import Environment
 from locust.runners import STATE_MISSING, WORKER_REPORT_INTERVAL, MasterRunner, WorkerRunner
 
-from trademate_load import __version__, connections, locust_stats, plan
+from trademate_load import __version__, connections, locust_compat, locust_stats, plan
 from trademate_load.collector import Collector, Spiller, scrub_secrets
 from trademate_load.credentials import AccountPool, read_credentials
 from trademate_load.health import COLUMNS as HEALTH_COLUMNS
@@ -534,6 +534,11 @@ def _refuse_bad_profile_in_web_ui(suite: Suite) -> None:
 
 def register(environment: Environment) -> Suite:
     """Attach the suite to ``environment``; invalid input exits 2 with one line naming file and field."""
+    try:  # the private Locust names the suite relies on, before anything uses them
+        locust_compat.check(environment)
+    except locust_compat.IncompatibleLocust as exc:
+        print(f"error: {exc}", file=sys.stderr, flush=True)
+        sys.exit(EXIT_INVALID)
     suite = Suite(environment)
     environment.trademate = suite
     if not suite.is_worker:

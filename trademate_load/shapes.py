@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from locust import LoadTestShape
 
+from trademate_load import locust_compat
 from trademate_load.users import TIER_USERS
 
 
@@ -37,8 +38,6 @@ class ProfileShape(LoadTestShape):
         if users != getattr(self, "_users", None):
             # Locust's dispatcher spawns fixed_count users only at the start and after a ramp-down: re-arm it,
             # or a stage that adds users never gets them (scalability steps would all run the first stage's).
-            dispatcher = getattr(self.runner, "_users_dispatcher", None)
-            if dispatcher is not None:
-                dispatcher._try_dispatch_fixed = True
+            locust_compat.rearm_fixed_users(self.runner)
             self._users = users
         return sum(users.values()), self.run.profile.spawn_rate, classes

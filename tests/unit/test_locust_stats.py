@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from locust.env import Environment
 
-from trademate_load import locust_stats
+from trademate_load import locust_compat, locust_stats
 from trademate_load.collector import Collector
 
 ENDPOINTS = [("GET", "GET /api/v1/portfolio"), ("POST", "POST /api/v1/orders"), ("GET", "POST /api/v1/orders")]
@@ -141,7 +141,7 @@ def test_locusts_own_listener_is_the_one_replaced():
     environment = Environment()
     environment.create_local_runner()
     before = list(environment.events.request._handlers)
-    assert [h.__qualname__ for h in before] == [locust_stats.RUNNER_LISTENER]
+    assert [h.__qualname__ for h in before] == [locust_compat.RUNNER_LISTENER]
     feeder = locust_stats.install(environment)
     feeder._greenlet.kill()
     assert environment.events.request._handlers == []
