@@ -63,9 +63,9 @@ format: $(DEV)
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
-# Benchmarks (figures printed, goals from DESIGN.md section 7): the reference API's backends, the load generator's
-# cost and accuracy, memory over a soak (SOAK_TIME, default 3m; 60m for the hour), the distributed master, the report,
-# the early decisions' false-abort and miss rates on simulated runs.
+# Benchmarks (docs/benchmarks.md; figures printed beside each script's goals): the reference API's backends, the
+# load generator's cost and accuracy, memory over a soak (SOAK_TIME, default 3m; 60m for the hour), the distributed
+# master, the report, the early decisions' false-abort and miss rates on simulated runs.
 SOAK_TIME ?= 3m
 bench: $(VENV)
 	$(PY) scripts/bench.py
@@ -75,7 +75,7 @@ bench: $(VENV)
 	$(PY) scripts/bench_report.py
 	$(PY) scripts/bench_decisions.py
 
-# SLA validation probe (README "SLA validation probe"): ITERATIONS (default 100), CONCURRENCY, INTERVAL and COUNT
+# SLA validation probe (docs/ci.md, "SLA validation probe"): ITERATIONS (default 100), CONCURRENCY, INTERVAL and COUNT
 # (monitor), OUTPUT (default $(REPORT_DIR)/sla-validation.json), SLA (an SLA file), STRICT=1; HOST and CREDENTIALS as above.
 sla-validate: $(VENV)
 	@$(PY) scripts/sla_validation.py --host "$(HOST)" --credentials "$(CREDENTIALS)" \

@@ -4,8 +4,8 @@ For each size (default one million and ten million samples: a mixed run at 1500 
 minutes and about 2 hours) it writes ``samples.parquet`` and ``run.json`` of a realistic two-tier run
 into a temporary run directory, then times ``python -m trademate_load report DIR`` in a fresh
 subprocess (imports included, as a user sees it) and reads that child's peak RSS from ``os.wait4``.
-It prints each figure against its goal (DESIGN.md section 7) and exits 1 when a goal is missed. Beside the
-one-million run it times DESIGN.md's yardstick, a plain pandas + matplotlib pass over the same samples
+It prints each figure against its goal (``GOALS`` below) and exits 1 when a goal is missed. Beside the
+one-million run it times a yardstick, a plain pandas + matplotlib pass over the same samples
 (1.6 s and 320 MB when the goals were set), and prints the report's time and memory as ratios of it, which
 say how much of a miss is this machine's speed on the day.
 
@@ -36,7 +36,7 @@ from trademate_load.profile import load_profile  # noqa: E402
 from trademate_load.samples import SCHEMA  # noqa: E402
 
 GOALS = {1_000_000: (3.0, 500.0), 10_000_000: (30.0, 2048.0)}  # samples -> (seconds, peak MB)
-REFERENCE_SAMPLES, REFERENCE_S, REFERENCE_MB = 1_000_000, 1.6, 320.0  # DESIGN.md's plain pass when goals were set
+REFERENCE_SAMPLES, REFERENCE_S, REFERENCE_MB = 1_000_000, 1.6, 320.0  # the plain pass when the goals were set
 RATE = 1500.0  # req/s of the mixed profile: shared 1000, premium 500
 START = 1_795_000_000.0
 WARMUP_S = 30.0
@@ -131,7 +131,7 @@ def write_run_dir(run_dir: Path, samples: int, seed: int = 11) -> None:
 
 
 def reference_pass(run_dir: Path) -> None:
-    """DESIGN.md's yardstick: a straightforward pandas + matplotlib pass over the samples (stats per tier and
+    """The yardstick: a straightforward pandas + matplotlib pass over the samples (stats per tier and
     endpoint, per-second p95, six charts), which took 1.6 s and 320 MB for one million samples when the goals
     were set. Timed beside the report in the same run, it says how much of a miss is the machine's."""
     import matplotlib

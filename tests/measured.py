@@ -1,8 +1,8 @@
 """Runs whose claim holds only when the run measured its target: the suite's own validity verdict decides.
 
-A run the suite judged ``invalid`` (README "Validity": its load generator, not the target, limited it, on a busy
-machine or a starved core) measured the machine: it runs again. A run judged anything else is checked at once,
-and a failure fails the test.
+A run the suite judged ``invalid`` (docs/verdict.md, "Validity": its load generator, not the target, limited it, on
+a busy machine or a starved core) measured the machine: it runs again. A run judged anything else is checked at
+once, and a failure fails the test.
 """
 
 from __future__ import annotations

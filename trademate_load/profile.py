@@ -62,7 +62,7 @@ SLA_METRICS: dict[str, str] = {
 }
 RATIO_METRICS = ("success_rate", "compliance", "error_rate", "cache_hit_rate", "uptime")
 ENDPOINT_METRICS = ("p95_ms", "p99_ms", "mean_ms", "success_rate")
-DEFAULT_UPTIME_WINDOW_S = 5.0  # uptime windows when the SLA file names none (README: "Uptime")
+DEFAULT_UPTIME_WINDOW_S = 5.0  # uptime windows when the SLA file names none (docs/verdict.md, "Uptime")
 # abort_on_fail checks: each stops the run once it is decided failed (trademate_load.decisions), and needs its
 # SLA metric set for at least one tier.
 ABORT_CHECKS = ("p95_ms", "p99_ms", "mean_ms", "success_rate", "compliance", "uptime")

@@ -1,4 +1,4 @@
-"""Did the run measure its target, or its own load generator? The validity verdict (README "Validity").
+"""Did the run measure its target, or its own load generator? The validity verdict (docs/verdict.md, "Validity").
 
 Each process's health rows (:mod:`trademate_load.health`) say, second by second, whether the generator could send
 on time. A second is **unhealthy** for the generator when its loop lag p99 passes ``LAG_P99_MS``, the process froze

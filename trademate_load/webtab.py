@@ -139,7 +139,7 @@ def tab_rows(snapshot: dict[str, Any]) -> list[dict[str, str]]:
 
 def _generator_rows(generator: dict[str, dict]) -> list[dict]:
     """A row per load-generator process: its last second's loop lag, CPU and the machine's CPU pressure, marked
-    red when that second was unhealthy (README "Validity")."""
+    red when that second was unhealthy (docs/verdict.md, "Validity")."""
     rows = []
     for process, second in sorted(generator.items()):
         lag, cpu, pressure = second.get("lag_p99_ms"), second.get("cpu"), second.get("pressure")

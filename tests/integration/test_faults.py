@@ -2,7 +2,7 @@
 
 Each test sends at most 15 s of load, only to 127.0.0.1, and checks what the suite promises for that fault: the
 exit code, one clear line naming what failed, what is kept (run.json, samples.parquet) and how the failures are
-counted (summary.json's ``errors`` by tier, endpoint, status and error type). README "Fault matrix" lists them.
+counted (summary.json's ``errors`` by tier, endpoint, status and error type). docs/faults.md lists them.
 """
 
 from __future__ import annotations

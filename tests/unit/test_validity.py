@@ -1,4 +1,4 @@
-"""The validity verdict's rules on recorded figures: one test per row of the README's table ("Validity").
+"""The validity verdict's rules on recorded figures: one test per row of the table in docs/verdict.md ("Validity").
 
 Each run is premium at 500 req/s for 20 s (10,000 requests, no warm-up) judged against p95 < 50 ms and an error
 rate under 5%, with the load generator's health rows as a run's process would have recorded them.
