@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from trademate_load.profile import load_profile  # noqa: E402
-from trademate_load.samples import SCHEMA  # noqa: E402
+from trademate_load.store import SCHEMA  # noqa: E402
 
 GOALS = {1_000_000: (3.0, 500.0), 10_000_000: (30.0, 2048.0)}  # samples -> (seconds, peak MB)
 REFERENCE_SAMPLES, REFERENCE_S, REFERENCE_MB = 1_000_000, 1.6, 320.0  # the plain pass when the goals were set

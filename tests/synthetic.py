@@ -3,8 +3,9 @@
 import numpy as np
 import pandas as pd
 
+from trademate_load.frame import normalize
 from trademate_load.profile import Sla, TierLoad, TierSla
-from trademate_load.samples import COLUMNS, corrected_latency, normalize
+from trademate_load.record import COLUMNS, corrected_latency
 
 PREMIUM = TierSla(
     p95_ms=50,

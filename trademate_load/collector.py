@@ -4,8 +4,8 @@ The listener turns each request into one sample row, appended and nothing more. 
 arguments Locust fires (``start_time``, ``response_time``, ``context`` with tier, plan and intended start,
 the response's ``Server-Timing`` and ``X-Cache`` headers), takes the service time up to the kernel's receipt
 of the response where the connection noted it (:func:`trademate_load.connections.service_ms`), codes the
-values (see :mod:`trademate_load.samples`: strings become small integer codes) and appends them to the
-columns of a :class:`~trademate_load.samples.SampleBuffer`. No I/O, no pandas, no locks, no per-request
+values (see :mod:`trademate_load.record`: strings become small integer codes) and appends them to the
+columns of a :class:`~trademate_load.record.SampleBuffer`. No I/O, no pandas, no locks, no per-request
 objects the garbage collector tracks: the buffer is handed over with ``drain()`` (a swap), as locust-plugins'
 timescale listener does, then shipped to the master (on a worker) or spilled by :class:`Spiller` to Parquet.
 In a Locust process that sends requests, the listener also stands in for Locust's own statistics listener: it
@@ -18,21 +18,15 @@ import logging
 import math
 import re
 import time
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
 
 import gevent
 from gevent.event import Event
 from geventhttpclient.header import Headers
 
 from trademate_load.connections import service_ms
-from trademate_load.samples import (
-    MAX_CODE,
-    OK_FLAG,
-    SampleBuffer,
-    SampleStore,
-    cache_flags,
-    server_timing_db_ms,
-)
+from trademate_load.record import MAX_CODE, OK_FLAG, SampleBuffer, cache_flags, server_timing_db_ms
 
 if TYPE_CHECKING:
     from trademate_load.locust_stats import PendingRows  # imports locust, which the probe does not load
@@ -182,6 +176,15 @@ class Collector:
         return self.buffer.swap()
 
 
+class SpillStore(Protocol):
+    """Where the spiller appends each buffer it swaps out (:class:`trademate_load.store.SampleStore`, which loads
+    pyarrow: not imported here, so that a process collecting samples need not load it before it writes one)."""
+
+    part: Path
+
+    def write(self, buffer: SampleBuffer) -> int: ...
+
+
 class Spiller:
     """A greenlet that swaps the collector's buffer out every ``interval_s`` (sooner once it holds ``max_rows``)
     and appends it to ``store`` as a row group; the conversion and write run on gevent's thread pool, so the
@@ -189,7 +192,7 @@ class Spiller:
     """
 
     def __init__(
-        self, collector: Collector, store: SampleStore, interval_s: float = SPILL_INTERVAL_S, max_rows: int = SPILL_ROWS
+        self, collector: Collector, store: SpillStore, interval_s: float = SPILL_INTERVAL_S, max_rows: int = SPILL_ROWS
     ):
         self.collector, self.store = collector, store
         self.interval_s, self.max_rows = interval_s, max_rows

@@ -42,7 +42,7 @@ from gevent.event import Event
 
 from trademate_load.decisions import Decisions, Rows, early_end
 from trademate_load.profile import Profile, TierLoad, TierSla
-from trademate_load.samples import OK_FLAG, SampleBuffer, corrected_latency
+from trademate_load.record import OK_FLAG, SampleBuffer, corrected_latency
 from trademate_load.sla import PERCENTILE_METHOD, Check, error_budget, latency_stats
 from trademate_load.uptime import RunningUptime, Uptime, UptimeRule
 

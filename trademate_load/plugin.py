@@ -35,11 +35,13 @@ from locust.runners import STATE_MISSING, WORKER_REPORT_INTERVAL, MasterRunner, 
 from trademate_load import __version__, connections, locust_compat, locust_stats, plan
 from trademate_load.collector import Collector, Spiller, scrub_secrets
 from trademate_load.credentials import AccountPool, read_credentials
+from trademate_load.frame import read_parquet
 from trademate_load.health import COLUMNS as HEALTH_COLUMNS
 from trademate_load.health import HealthMonitor, lag_summary, latest
 from trademate_load.live import SETTLE_S, LiveBoard, LiveFeed, LiveRun
 from trademate_load.metrics import build_registry, serve
 from trademate_load.profile import ConfigError, Profile, load_profile
+from trademate_load.record import SampleBuffer
 from trademate_load.report.console import render_console, verdict_line
 from trademate_load.report.summary import iso
 from trademate_load.rundir import (
@@ -50,7 +52,7 @@ from trademate_load.rundir import (
     report_dir_problem,
     write_json,
 )
-from trademate_load.samples import SampleBuffer, SampleStore, read_parquet
+from trademate_load.store import SampleStore
 from trademate_load.users import TIER_USERS
 from trademate_load.verdict import EXIT_INVALID, EXIT_NO_DATA
 from trademate_load.workers import Roster, describe_lost

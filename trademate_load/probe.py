@@ -3,7 +3,7 @@
 One round sends ``iterations`` requests to each endpoint of each tier (what the suite's users' own request
 functions in :mod:`trademate_load.traffic` would send), interleaved so that a disturbance spreads evenly,
 from one thread or a pool of ``concurrency`` threads with ``requests``. Every request becomes one sample row
-with the columns of :mod:`trademate_load.samples` (unpaced: ``intended_ts`` equals ``ts``), and the round
+with the columns of :mod:`trademate_load.record` (unpaced: ``intended_ts`` equals ``ts``), and the round
 is judged by the suite's own path, :func:`trademate_load.rundir.judge` (``sla.evaluate`` on the frame,
 then ``build_summary``), on service time. Each endpoint is also held to its tier's thresholds (p95, p99,
 mean, success rate) unless the SLA file overrides that endpoint, so the verdict says which endpoint broke.
@@ -31,11 +31,12 @@ import requests
 
 from trademate_load.collector import describe_error
 from trademate_load.credentials import Account
+from trademate_load.frame import normalize
 from trademate_load.profile import DEFAULT_SYMBOLS, ENDPOINT_METRICS, PLANS_BY_TIER, Sla, TierLoad
+from trademate_load.record import COLUMNS, cache_code, server_timing_db_ms
 from trademate_load.report.console import verdict_line
 from trademate_load.report.summary import iso
 from trademate_load.rundir import judge
-from trademate_load.samples import COLUMNS, cache_code, normalize, server_timing_db_ms
 from trademate_load.traffic import TIER_REQUESTS, Recorder, Request, endpoint_name
 from trademate_load.uptime import DOWN, UNJUDGED, UP
 from trademate_load.verdict import EXIT_BREACH, EXIT_NO_DATA, EXIT_PASS

@@ -20,13 +20,14 @@ from typing import Any
 import pandas as pd
 
 from trademate_load import gate, scalability, validity, workers
+from trademate_load.frame import read_parquet
 from trademate_load.profile import ConfigError, Sla, TierLoad, parse_sla, scheduled_requests
 from trademate_load.report.charts import render_charts
 from trademate_load.report.html import render_html
 from trademate_load.report.junit import render_junit
 from trademate_load.report.summary import SCHEMA, build_summary
-from trademate_load.samples import read_parquet, write_parquet
 from trademate_load.sla import Window, evaluate
+from trademate_load.store import write_parquet
 
 logger = logging.getLogger(__name__)
 

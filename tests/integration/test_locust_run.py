@@ -15,8 +15,8 @@ import requests
 
 from tests.conftest import JUDGED, ROOT, only_run_dir, run_locust, run_suite, target, wait_for, web_ui
 from tests.measured import measured
+from trademate_load.record import COLUMNS
 from trademate_load.report.console import verdict_line
-from trademate_load.samples import COLUMNS
 
 pytestmark = pytest.mark.integration
 SMOKE = ["--profile", "smoke", "--run-time", "8s"]

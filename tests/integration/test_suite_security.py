@@ -28,6 +28,7 @@ from locust.exception import CatchResponseError
 from tests.conftest import JUDGED, ROOT, run_suite, target
 from trademate_load.collector import Collector, scrub_secrets
 from trademate_load.credentials import read_credentials
+from trademate_load.frame import to_frame
 from trademate_load.launcher import free_port
 from trademate_load.profile import ConfigError
 
@@ -167,7 +168,7 @@ def test_error_texts_stored_in_samples_carry_no_token():
             request_type="GET", name="GET /x", response_time=1.0, response_length=0, response=None,
             context={"tier": "shared", "plan": "LITE", "intended_ts": 1.0}, exception=exception, start_time=1.0,
         )  # fmt: skip
-    frame = collector.drain().to_frame()
+    frame = to_frame(collector.drain())
     assert frame["error"].notna().all() and len(frame) == len(exceptions)
     for error in frame["error"]:
         assert token not in error and token[:12] not in error and "[redacted]" in error, error

@@ -10,7 +10,9 @@ from locust.env import Environment
 from requests.structures import CaseInsensitiveDict
 
 from trademate_load.collector import Collector, header_value
-from trademate_load.samples import COLUMNS, cache_code, read_parquet, server_timing_db_ms, write_parquet
+from trademate_load.frame import read_parquet, to_frame
+from trademate_load.record import COLUMNS, cache_code, server_timing_db_ms
+from trademate_load.store import write_parquet
 
 
 class Response:
@@ -64,7 +66,7 @@ def fired():
 
 
 def test_rows_carry_every_column(fired):
-    frame = fired.drain().to_frame()
+    frame = to_frame(fired.drain())
     assert list(frame.columns) == list(COLUMNS)
     first, second, third = (frame.iloc[i] for i in range(3))
     assert (first.tier, first.plan, first.endpoint, first.status, first.ok) == (
@@ -90,7 +92,7 @@ def test_drain_swaps_the_buffer(fired):
 
 
 def test_parquet_round_trip(fired, tmp_path):
-    frame = fired.drain().to_frame()
+    frame = to_frame(fired.drain())
     write_parquet(frame, tmp_path / "samples.parquet")
     back = read_parquet(tmp_path / "samples.parquet")
     assert list(back.columns) == list(COLUMNS)
@@ -131,7 +133,7 @@ def test_db_time_is_found_in_a_repeated_server_timing_header():
     collector.on_request(
         name="GET /a", response_time=1.0, response=response, context={}, exception=None, start_time=1.0
     )
-    assert collector.drain().to_frame()["db_ms"].tolist() == [0.25]
+    assert to_frame(collector.drain())["db_ms"].tolist() == [0.25]
 
 
 def test_cache_codes():

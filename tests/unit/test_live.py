@@ -18,10 +18,10 @@ from tests.synthetic import T0, frame_of, write_synthetic_run
 from trademate_load.live import BufferTail, LiveBoard, LiveRun
 from trademate_load.metrics import BUCKETS_S, build_registry
 from trademate_load.profile import ConfigError, Profile, Sla, TierLoad, TierSla, load_profile
+from trademate_load.record import SampleBuffer
 from trademate_load.report.console import render_console
 from trademate_load.report.summary import apply_abort
 from trademate_load.rundir import load_run, render_reports
-from trademate_load.samples import SampleBuffer
 from trademate_load.sla import Window, evaluate
 from trademate_load.webtab import FAIL_MARK, PASS_MARK, tab_rows
 

@@ -9,6 +9,7 @@ from locust.env import Environment
 
 from trademate_load import locust_compat, locust_stats
 from trademate_load.collector import Collector
+from trademate_load.frame import to_frame
 
 ENDPOINTS = [("GET", "GET /api/v1/portfolio"), ("POST", "POST /api/v1/orders"), ("GET", "POST /api/v1/orders")]
 # Locust's rounding, at and around its edges: halves round to even, 10 ms buckets from 100 ms, 100 ms from 1 s
@@ -157,7 +158,7 @@ def test_a_request_fired_without_a_response_time_is_counted_by_locust_and_kept_o
     stats = environment.runner.stats
     assert (stats.total.num_requests, stats.total.num_none_requests) == (21, 1)
     assert stats.get("connect", "WS").num_failures == 1
-    frame = collector.drain().to_frame()  # every column as long as the others
+    frame = to_frame(collector.drain())  # every column as long as the others
     assert len(frame) == 20 and "connect" not in set(frame["endpoint"])
 
 
