@@ -42,7 +42,7 @@ from gevent.event import Event
 
 from trademate_load.decisions import Decisions, Rows, early_end
 from trademate_load.profile import Profile, TierLoad, TierSla
-from trademate_load.record import OK_FLAG, SampleBuffer, corrected_latency
+from trademate_load.record import Columns, SampleBuffer, copy_rows, decode
 from trademate_load.sla import PERCENTILE_METHOD, Check, error_budget, latency_stats
 from trademate_load.uptime import RunningUptime, Uptime, UptimeRule
 
@@ -54,37 +54,15 @@ logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
-class Batch:
-    """Rows read from a buffer: start and due times, latency on both bases, success, status, DB time, cache outcome,
-    and key codes into ``keys``."""
+class Batch(Columns):
+    """Rows read from a buffer, decoded by :func:`trademate_load.record.decode` (start and due times, latency on both
+    bases, success, status, DB time, cache outcome, key codes), and the key table the codes index. Their error codes
+    are not read here: a batch may span a swap, and each buffer has its own error table."""
 
-    ts: np.ndarray
-    intended_ts: np.ndarray
-    latency_ms: np.ndarray
-    latency_co_ms: np.ndarray
-    ok: np.ndarray
-    status: np.ndarray  # 0: no answer
-    db_ms: np.ndarray  # NaN: not reported
-    cache: np.ndarray  # 1 hit, 0 miss, -1 not reported
-    key: np.ndarray
     keys: list[tuple[str, str, str, str]]  # the collector's (tier, plan, endpoint, worker) table, append-only
-
-    def __len__(self) -> int:
-        return len(self.ts)
 
     def latency(self, basis: str) -> np.ndarray:
         return self.latency_co_ms if basis == "corrected" else self.latency_ms
-
-
-_TAIL = (
-    ("ts", np.float64),
-    ("late_s", np.float32),
-    ("latency_ms", np.float64),
-    ("status", np.uint16),
-    ("db_ms", np.float32),
-    ("flags", np.uint8),
-    ("key", np.uint16),
-)
 
 
 class BufferTail:
@@ -99,43 +77,22 @@ class BufferTail:
         self.buffer = buffer
         self.skip()
 
-    def _current(self) -> tuple:
-        return tuple(getattr(self.buffer, name) for name, _ in _TAIL)
-
     def skip(self) -> None:
         """Forget everything appended so far: the next read starts here."""
-        self._columns = self._current()
+        self._columns = self.buffer.arrays()
         self._seen = len(self._columns[0])
 
     def read(self) -> Batch:
-        current = self._current()
+        current = self.buffer.arrays()
         parts = []
         if current[0] is not self._columns[0]:
-            parts.append(_slice(self._columns, self._seen))
+            parts.append(copy_rows(self._columns, self._seen))
             self._columns, self._seen = current, 0
-        part = _slice(current, self._seen)
+        part = copy_rows(current, self._seen)
         self._seen += len(part[0])
         parts.append(part)
-        ts, late, latency, status, db_ms, flags, key = (np.concatenate(column) for column in zip(*parts, strict=True))
-        intended = ts - late.astype(np.float64)
-        return Batch(
-            ts=ts,
-            intended_ts=intended,
-            latency_ms=latency,
-            latency_co_ms=corrected_latency(ts, intended, latency),
-            ok=(flags & OK_FLAG).astype(bool),
-            status=status,
-            db_ms=db_ms.astype(np.float64),
-            cache=((flags >> 1) & 3).astype(np.int8) - 1,
-            key=key,
-            keys=self.buffer.keys.keys,
-        )
-
-
-def _slice(columns: tuple, start: int) -> list[np.ndarray]:
-    """Copies of rows ``start:`` of array columns (slicing an ``array`` copies it, so no buffer stays exported)."""
-    end = min(len(column) for column in columns)
-    return [np.frombuffer(column[start:end], dtype=dtype) for column, (_, dtype) in zip(columns, _TAIL, strict=True)]
+        rows = decode([np.concatenate(column) for column in zip(*parts, strict=True)])
+        return Batch(**vars(rows), keys=self.buffer.keys.keys)
 
 
 class RollingWindow:

@@ -13,6 +13,7 @@ from locust.contrib.fasthttp import LocustBadStatusCode
 from tests.fired import Response, fire, nulls_as_none
 from trademate_load.collector import Collector, describe_error
 from trademate_load.frame import to_frame
+from trademate_load.live import BufferTail
 from trademate_load.record import MAX_ERRORS_PER_BUFFER, SampleBuffer, copy_rows, decode
 
 BYTES_PER_SAMPLE_LIMIT = 40
@@ -59,6 +60,25 @@ def test_one_decoding_of_the_columns():
     copied = decode(copy_rows(buffer.arrays(), 2))  # rows copied out, as from a buffer still appended to
     for name, column in vars(copied).items():
         assert np.array_equal(column, getattr(rows, name)[2:], equal_nan=True), name
+
+
+def test_the_live_tail_reads_the_same_decoding():
+    """The live figures read rows still being appended (copies), across swaps, decoded as the store decodes them."""
+    collector = Collector(worker="w1")
+    fire(collector, 2)
+    tail = BufferTail(collector.buffer)  # from here on
+    fire(collector, 3, late_s=0.5, response=Response(200, {"X-Cache": "MISS"}))
+    collector.drain()  # the spiller's swap
+    fire(collector, 2, name="POST /b", response=Response(0, {}), exception=OSError("x"))
+    live = tail.read()
+    left = collector.buffer.columns()  # what the buffer holds since the swap: the last two rows
+    assert len(live) == 5 and live.keys is collector.buffer.keys.keys
+    assert live.cache.tolist() == [0, 0, 0, -1, -1] and live.ok.tolist() == [True] * 3 + [False] * 2
+    for name in vars(left):
+        if name != "error":  # error codes index their own buffer's table: the live figures do not read them
+            assert np.array_equal(getattr(live, name)[3:], getattr(left, name), equal_nan=True), name
+    assert np.allclose(live.latency_co_ms[:3] - live.latency_ms[:3], 500.0, atol=1e-3)
+    assert np.array_equal(live.latency("service"), live.latency_ms)
 
 
 def test_status_errors_are_named_without_their_url():
