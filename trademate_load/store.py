@@ -39,6 +39,15 @@ def used_codes(codes: np.ndarray, size: int) -> list[int]:
     return np.flatnonzero(np.bincount(codes, minlength=size)).tolist() if len(codes) else []
 
 
+def with_nulls(values: np.ndarray, nulls: np.ndarray) -> pa.Array:
+    """Numeric ``values`` (not bool: Arrow packs those) as an Arrow array, null where ``nulls`` is set: the validity
+    bitmap packed by numpy, the values shared, not copied (far faster than ``pa.array(values, mask=nulls)``)."""
+    if not nulls.any():
+        return pa.array(values)
+    validity = pa.py_buffer(np.packbits(~nulls, bitorder="little"))
+    return pa.Array.from_buffers(pa.from_numpy_dtype(values.dtype), len(values), [validity, pa.py_buffer(values)])
+
+
 def dictionary_column(codes: np.ndarray, used: list[int], value: Callable[[int], str | None]) -> pa.DictionaryArray:
     """Codes as an Arrow dictionary column: the values of the ``used`` codes, in code order and once each
     (``value(code)`` None: a null), indexed by the codes through a lookup array."""
@@ -49,9 +58,8 @@ def dictionary_column(codes: np.ndarray, used: list[int], value: Callable[[int],
         if text is not None:
             lookup[code] = dictionary.setdefault(text, len(dictionary))
     indices = lookup[codes]
-    nulls = indices < 0
     return pa.DictionaryArray.from_arrays(
-        pa.array(indices, mask=nulls if nulls.any() else None), pa.array(list(dictionary), type=pa.string())
+        with_nulls(indices, indices < 0), pa.array(list(dictionary), type=pa.string())
     )
 
 
@@ -80,7 +88,7 @@ def record_batch(buffer: SampleBuffer) -> pa.RecordBatch:
         "latency_co_ms": pa.array(rows.latency_co_ms),
         "bytes": pa.array(rows.nbytes.astype(np.int64)),
         "error": error,
-        "db_ms": pa.array(rows.db_ms, mask=np.isnan(rows.db_ms)),
+        "db_ms": with_nulls(rows.db_ms, np.isnan(rows.db_ms)),
         "cache": dictionary_column(cache, used_codes(cache, len(CACHE_NAMES)), CACHE_NAMES.__getitem__),
         "worker": by_key(3),
     }

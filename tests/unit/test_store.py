@@ -76,6 +76,7 @@ def test_key_codes_reach_parquet_as_dictionary_columns_without_re_encoding(tmp_p
     own encoding of the strings would list them in the order the rows first use them)."""
     store = SampleStore(tmp_path / "samples.parquet")
     buffer = coded_buffer()
+    record_batch(buffer).validate(full=True)  # indices within their dictionaries, nulls where the codes say none
     store.write(buffer)
     path = store.close()
     assert pq.ParquetFile(path).schema_arrow.equals(SCHEMA)  # plain strings to every reader: no Arrow type stored
