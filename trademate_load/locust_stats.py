@@ -9,6 +9,12 @@ objects every ``FEED_S`` with numpy, and at once wherever Locust reads them whol
 the master (Locust serializes its statistics in that event) and when the test stops or Locust quits. Rows
 pending when the statistics are reset (``--reset-stats``, the web UI's reset) are dropped with them.
 
+Locust writes its ``--json-file`` and ``--html`` report itself once the test has stopped, from statistics that
+hold every row by then; its ``--csv`` files it rewrites only each second from a greenlet, and never as it exits
+(it just closes them: locust issue #2299), so they would miss the last batch. :func:`write_csv` rewrites them,
+with Locust's own rows, once the last batch is in: when the test stops and when Locust quits (on a master, after
+the suite has received its workers' final reports).
+
 The figures are Locust's own, as its listener would have logged them: its ``response_time`` (not the suite's
 service time), its buckets (``locust.stats.bucket_response_time``, replaced or not), requests per second by
 completion time, and the per-second copies its current percentiles are read from. Failures still go to
@@ -18,6 +24,8 @@ failures may run ahead of its request count.
 
 from __future__ import annotations
 
+import csv
+import logging
 from array import array
 
 import gevent
@@ -25,12 +33,19 @@ import locust.stats
 import numpy as np
 from locust.env import Environment
 from locust.runners import MasterRunner, WorkerRunner
-from locust.stats import RequestStats, StatsEntry
+from locust.stats import RequestStats, StatsCSV, StatsEntry
 
 from trademate_load import locust_compat
 
 FEED_S = 0.5
 ORIGINAL_BUCKETS = locust.stats.bucket_response_time
+# Locust's --csv files (PREFIX_stats.csv, ...) and the StatsCSV method that writes each, header and rows
+CSV_FILES = {
+    "_stats.csv": StatsCSV.requests_csv,
+    "_failures.csv": StatsCSV.failures_csv,
+    "_exceptions.csv": StatsCSV.exceptions_csv,
+}
+logger = logging.getLogger(__name__)
 
 
 class PendingRows:
@@ -136,6 +151,11 @@ class LocustStats:
             add_rows(entry, ends[rows], response_ms[rows], keys[rows], nbytes[rows])
         add_rows(stats.total, ends, response_ms, keys, nbytes)
 
+    def stop(self, environment: Environment, **_kwargs) -> None:
+        """The test stopped, or Locust quits: the last rows in, then Locust's ``--csv`` files written with them."""
+        self.feed()
+        write_csv(environment)
+
     def drop(self, **_kwargs) -> None:
         """The statistics were reset: the pending rows are from before the reset and go with them."""
         self.rows.clear()
@@ -150,13 +170,34 @@ class LocustStats:
         return self
 
 
+def write_csv(environment: Environment, **_kwargs) -> None:
+    """Locust's ``--csv`` files of requests, failures and exceptions, rewritten from its statistics as they stand.
+    Should Locust's own writer run again, it writes the same rows over them (from after its header, truncating)."""
+    prefix = getattr(environment.parsed_options, "csv_prefix", None)
+    if not prefix or environment.runner is None:
+        return
+    writer = StatsCSV(environment, locust.stats.PERCENTILES_TO_REPORT)
+    for suffix, write in CSV_FILES.items():
+        try:
+            with open(prefix + suffix, "w") as file:  # as Locust opens them: csv's \r\n line ends
+                write(writer, csv.writer(file))
+        except OSError as exc:
+            logger.error("could not write %s: %s", prefix + suffix, exc)
+
+
 def install(environment: Environment) -> LocustStats | None:
     """Replace the runner's per-request listener with a :class:`LocustStats`; ``None`` where there is nothing to
-    replace (a master sends no requests; a Locust whose listeners are not found keeps its own)."""
+    replace (a master sends no requests; a Locust whose listeners are not found keeps its own). Either way, a
+    master's or a local Locust's ``--csv`` files are written again as the test stops and as Locust quits."""
     events, runner = environment.events, environment.runner
     runner_listener = locust_compat.listener(events.request, locust_compat.RUNNER_LISTENER)
     report = locust_compat.listener(events.report_to_master, locust_compat.REPORT_LISTENER)
     if runner_listener is None or isinstance(runner, MasterRunner) or (isinstance(runner, WorkerRunner) and not report):
+        if not isinstance(runner, WorkerRunner):
+            events.test_stop.add_listener(write_csv)
+            # quitting's listeners run last-registered first: this one after the suite's, which on a master
+            # receives the workers' final reports
+            events.quitting.add_listener(write_csv)
         return None
     feeder = LocustStats(runner.stats)
     events.request.remove_listener(runner_listener)
@@ -164,8 +205,8 @@ def install(environment: Environment) -> LocustStats | None:
         events.report_to_master.remove_listener(report)
         events.report_to_master.add_listener(feeder.feed)
         events.report_to_master.add_listener(report)
-    events.test_stop.add_listener(feeder.feed)
-    events.quitting.add_listener(feeder.feed)
+    events.test_stop.add_listener(feeder.stop)
+    events.quitting.add_listener(feeder.stop)
     events.reset_stats.add_listener(feeder.drop)
     if environment.reset_stats:  # the runner resets as spawning completes, in a listener that runs before this
         events.spawning_complete.add_listener(feeder.drop)

@@ -1,5 +1,6 @@
 """Locust's statistics fed in batches from the collector equal what Locust's own per-request listener logs."""
 
+import csv
 import types
 
 import locust.stats
@@ -169,3 +170,21 @@ def test_more_request_names_than_a_uint16_holds_are_all_counted(clock):
         collector.on_request(request_type="GET", name=f"/item/{i}", response_time=1.0, start_time=1_700_000_000.0)
     assert len(feeder.rows.entry) == len(collector.buffer) == names
     assert feeder.rows.names[feeder.rows.entry[-1]] == (f"/item/{names - 1}", "GET")
+
+
+def test_the_csv_files_are_written_again_with_the_last_rows_as_the_test_stops(clock, tmp_path):
+    """Locust's own CSV writer runs each second and never at exit: the rows fed at the stop are written after it."""
+    prefix = tmp_path / "locust"
+    environment, _, _ = suite_process(parsed_options=types.SimpleNamespace(csv_prefix=str(prefix)))
+    rows = requests_to_fire(n=300)
+    fire_all(environment, rows, clock)  # all pending: no batch fed yet
+    environment.events.test_stop.fire(environment=environment)
+    with open(f"{prefix}_stats.csv", newline="") as file:
+        written = {row["Name"]: (int(row["Request Count"]), int(row["Failure Count"])) for row in csv.DictReader(file)}
+    stats = environment.runner.stats
+    assert written["Aggregated"] == (300, stats.total.num_failures) and stats.total.num_failures > 0
+    assert written == {name: (e.num_requests, e.num_failures) for (name, _), e in stats.entries.items()} | {
+        "Aggregated": (300, stats.total.num_failures)
+    }
+    with open(f"{prefix}_failures.csv", newline="") as file:
+        assert sum(int(row["Occurrences"]) for row in csv.DictReader(file)) == stats.total.num_failures
