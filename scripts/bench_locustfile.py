@@ -41,7 +41,7 @@ from locust import FastHttpUser, constant, events, task
 
 from trademate_load import connections, locust_compat, locust_stats
 from trademate_load.collector import Collector, Spiller
-from trademate_load.health import HealthMonitor
+from trademate_load.monitor import HealthMonitor
 from trademate_load.store import SampleStore
 
 

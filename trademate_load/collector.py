@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import logging
 import math
-import re
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
@@ -26,33 +25,17 @@ from gevent.event import Event
 from geventhttpclient.header import Headers
 
 from trademate_load.connections import service_ms
+from trademate_load.errors import describe_error
 from trademate_load.record import MAX_CODE, OK_FLAG, SampleBuffer, cache_flags, server_timing_db_ms
 
 if TYPE_CHECKING:
     from trademate_load.locust_stats import PendingRows  # imports locust, which the probe does not load
 
-MAX_ERROR_CHARS = 300
 SPILL_INTERVAL_S = 5.0  # a row group at least this often...
 SPILL_ROWS = 20_000  # ...or as soon as the buffer holds this many samples
 SPILL_CHECK_S = 0.5
 logger = logging.getLogger(__name__)
 _dict_get = dict.get
-# What an exception's text may carry that must never reach a sample: the credentials after an auth scheme or an
-# Authorization header, a URL's user:password@, and query parameters named like secrets: each becomes [redacted].
-SECRETS = re.compile(
-    r"(?i)(?P<keep>\bauthorization\s*[:=]\s*(?:(?:bearer|basic)\s+)?|\b(?:bearer|basic)\s+|\btoken\s*[:=]\s*"
-    r"|[?&](?:access_token|token|api_?key|key|password|secret|auth|signature|sig)=)[^\s'\",;&#)]+"
-    r"|(?P<userinfo>://)[^/\s@]+@"
-)
-
-
-def _redact(match: re.Match) -> str:
-    return f"{match['keep']}[redacted]" if match["keep"] is not None else "://[redacted]@"
-
-
-def scrub_secrets(text: str) -> str:
-    """``text`` with bearer tokens, URL credentials and secret query parameters replaced by ``[redacted]``."""
-    return SECRETS.sub(_redact, text)
 
 
 def header_value(headers, name: str) -> str | None:
@@ -68,21 +51,6 @@ def header_value(headers, name: str) -> str | None:
         return ", ".join(value for _name, value in stored)
     value = headers.get(name)  # requests' CaseInsensitiveDict (HttpUser) joins repeated lines itself
     return ", ".join(value) if isinstance(value, list) else value
-
-
-def describe_error(exception: BaseException | None) -> str | None:
-    """A short, single-line description of why a request failed, free of per-request detail such as the URL."""
-    if exception is None:
-        return None
-    original = getattr(exception, "original", None)
-    if isinstance(original, BaseException):  # geventhttpclient's RetriesExceeded: name the timeout or reset inside
-        exception = original
-    code = getattr(exception, "code", None)
-    if isinstance(code, int):  # geventhttpclient's BadStatusCode: its text repeats the URL, query string and all
-        return f"{type(exception).__name__}(code={code})"
-    detail = exception.text if isinstance(getattr(exception, "text", None), str) else exception  # without the URL
-    text = f"{type(exception).__name__}: {detail}".replace("\n", " ")
-    return scrub_secrets(text)[:MAX_ERROR_CHARS]  # a header or URL in the text must not carry a token
 
 
 class Collector:

@@ -33,13 +33,16 @@ from locust.env import Environment
 from locust.runners import STATE_MISSING, WORKER_REPORT_INTERVAL, MasterRunner, WorkerRunner
 
 from trademate_load import __version__, connections, locust_compat, locust_stats, plan
-from trademate_load.collector import Collector, Spiller, scrub_secrets
+from trademate_load.collector import Collector, Spiller
 from trademate_load.credentials import AccountPool, read_credentials
+from trademate_load.errors import scrub_secrets
 from trademate_load.frame import read_parquet
 from trademate_load.health import COLUMNS as HEALTH_COLUMNS
-from trademate_load.health import HealthMonitor, lag_summary, latest
+from trademate_load.health import lag_summary, latest
 from trademate_load.live import SETTLE_S, LiveBoard, LiveFeed, LiveRun
+from trademate_load.losses import describe_lost
 from trademate_load.metrics import build_registry, serve
+from trademate_load.monitor import HealthMonitor
 from trademate_load.profile import ConfigError, Profile, load_profile
 from trademate_load.record import SampleBuffer
 from trademate_load.report.console import render_console, verdict_line
@@ -55,7 +58,7 @@ from trademate_load.rundir import (
 from trademate_load.store import SampleStore
 from trademate_load.users import TIER_USERS
 from trademate_load.verdict import EXIT_INVALID, EXIT_NO_DATA
-from trademate_load.workers import Roster, describe_lost
+from trademate_load.workers import Roster
 
 logger = logging.getLogger(__name__)
 USER_TIERS = {cls.__name__: tier for classes in TIER_USERS.values() for tier, cls in classes.items()}

@@ -29,8 +29,8 @@ from typing import Any
 import pandas as pd
 import requests
 
-from trademate_load.collector import describe_error
 from trademate_load.credentials import Account
+from trademate_load.errors import describe_error
 from trademate_load.frame import normalize
 from trademate_load.profile import DEFAULT_SYMBOLS, ENDPOINT_METRICS, PLANS_BY_TIER, Sla, TierLoad
 from trademate_load.record import COLUMNS, cache_code, server_timing_db_ms

@@ -19,7 +19,7 @@ from typing import Any
 
 import pandas as pd
 
-from trademate_load import gate, scalability, validity, workers
+from trademate_load import gate, losses, scalability, validity
 from trademate_load.frame import read_parquet
 from trademate_load.profile import ConfigError, Sla, TierLoad, parse_sla, scheduled_requests
 from trademate_load.report.charts import render_charts
@@ -90,7 +90,7 @@ def judge(frame: pd.DataFrame, run: dict[str, Any]) -> dict[str, Any]:
     """summary.json for a run: the SLA verdict, lost workers, whether the load generator explains it, the baseline
     gate when run.json carries a baseline."""
     inputs = run_inputs(run)
-    summary = workers.apply(build_summary(evaluate(frame, *inputs), run), run.get("workers") or [])
+    summary = losses.apply(build_summary(evaluate(frame, *inputs), run), run.get("workers") or [])
     summary = validity.apply(summary, frame, run, inputs)
     summary["scalability"] = scalability.analyze(frame, run)
     if run.get("baseline_summary"):

@@ -23,6 +23,12 @@ def percentile_rank(n: int, q: float) -> int:
     return max(1, math.ceil(q * n - 1e-9))
 
 
+def exact_quantiles(values: np.ndarray, qs: tuple[float, ...]) -> tuple[float, ...]:
+    """The exact nearest-rank ``qs``-quantiles of ``values`` (at least one value): the smallest value with at least
+    q of the values at or below it, numpy's ``inverted_cdf``."""
+    return tuple(float(v) for v in np.percentile(values, [q * 100 for q in qs], method="inverted_cdf"))
+
+
 def nearest_ranks(counts: np.ndarray, q: float) -> np.ndarray:
     """:func:`percentile_rank` for groups of ``counts`` samples each (at least 1 each), in integer ten-thousandths of
     q so that 0.95 x n never rounds up wrongly."""

@@ -37,6 +37,7 @@ import pandas as pd
 from trademate_load.health import COLUMNS
 from trademate_load.profile import TierLoad, scheduled_requests
 from trademate_load.sla import evaluate
+from trademate_load.stats import exact_quantiles
 from trademate_load.verdict import EXIT_BREACH, EXIT_NO_DATA, EXIT_PASS
 
 LAG_P99_MS = 20.0  # quiet here at 1,500 req/s: 1-9 ms a second; starved beside four busy loops: 85-150 ms
@@ -224,7 +225,7 @@ def describe(frame: pd.DataFrame, run: Mapping[str, Any], health: Mapping[str, H
             if not mine.any() and not intended:
                 continue
             late = lateness_ms[mine]
-            p50, p99 = np.percentile(late, [50, 99], method="inverted_cdf") if len(late) else (math.nan, math.nan)
+            p50, p99 = exact_quantiles(late, (0.50, 0.99)) if len(late) else (math.nan, math.nan)
             tiers[tier] = {
                 "intended_rps": round(intended, 2),
                 "achieved_rps": round(int(mine.sum()) / duration, 2),

@@ -10,10 +10,8 @@ when it last shipped, and how it ended:
   its samples up to its last shipment are kept, the rest are lost, and so is its load from then on;
 - ``running``: still connected (only while the run lasts).
 
-run.json and summary.json carry the list as ``workers``. A worker lost (``missing`` or ``quit``) means the
-profile's load was not generated for part of the run: a run that would pass (or be inconclusive) becomes
-``incomplete``, exit 3 (could not measure at the profile's load); a breach stays a breach (exit 1), with the
-lost worker named in its reason. Nothing here imports locust.
+run.json and summary.json carry the list as ``workers``; what a lost worker does to the verdict is
+:mod:`trademate_load.losses`'s job. Nothing here imports locust.
 """
 
 from __future__ import annotations
@@ -23,10 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from trademate_load.verdict import EXIT_NO_DATA, EXIT_PASS, with_finding
-
-MISSING = "missing"  # Locust's own name for a worker whose heartbeats stopped
-LOST_STATES = ("missing", "quit")
+from trademate_load.losses import LOST_STATES, MISSING
 
 
 def _iso(ts: float | None) -> str | None:
@@ -120,28 +115,3 @@ class Roster:
 
     def as_list(self, started_ts: float) -> list[dict[str, Any]]:
         return [record.as_dict(started_ts) for record in self.workers.values()]
-
-
-def lost_workers(workers: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [w for w in workers if w["state"] in LOST_STATES]
-
-
-def describe_lost(worker: Mapping[str, Any]) -> str:
-    """``worker vm_a1b2 (pid 123) missing at <ISO>, 40.2 s into the run: 1800 samples kept (up to its ...)``."""
-    pid = f" (pid {worker['pid']})" if worker.get("pid") is not None else ""
-    when = f" at {worker['lost_at']}" if worker.get("lost_at") else ""
-    after = f", {worker['lost_after_s']:g} s into the run" if worker.get("lost_after_s") is not None else ""
-    shipped = worker.get("last_shipment_at")
-    kept = "all" if worker["state"] != MISSING else f"up to its last shipment at {shipped}" if shipped else "none"
-    return f"worker {worker['id']}{pid} {worker['state']}{when}{after}: {worker['samples']} samples kept ({kept})"
-
-
-def apply(summary: dict[str, Any], workers: list[dict[str, Any]]) -> dict[str, Any]:
-    """The summary with its ``workers`` list; a lost worker turns a pass (or inconclusive) into ``incomplete``."""
-    summary = {**summary, "workers": workers}
-    lost = lost_workers(workers)
-    if not lost:
-        return summary
-    note = "lost " + "; ".join(describe_lost(w) for w in lost)
-    note += ": the profile's load was not generated from then on, so this run cannot show the SLA holds"
-    return with_finding(summary, note, (EXIT_PASS,), "incomplete", EXIT_NO_DATA)

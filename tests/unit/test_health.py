@@ -8,7 +8,8 @@ from locust import User, constant, task
 from locust.env import Environment
 from locust.event import Events
 
-from trademate_load.health import COLUMNS, HealthMonitor
+from trademate_load.health import COLUMNS
+from trademate_load.monitor import HealthMonitor
 
 BLOCK_S = 0.3
 blocking_sleep = get_original("time", "sleep")  # holds the event loop, as a long call into C would

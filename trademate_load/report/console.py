@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from trademate_load.losses import LOST_STATES, describe_lost
 from trademate_load.report.summary import decided_note
 from trademate_load.validity import health_line
 from trademate_load.verdict import EXIT_MEANINGS
-from trademate_load.workers import LOST_STATES, describe_lost
 
 _ROWS = (  # (label, how to read the figure from a tier's summary, check name or None, unit)
     ("requests", lambda t: t["requests"], None, ""),

@@ -18,9 +18,9 @@ from pathlib import Path
 import jinja2
 import pandas as pd
 
+from trademate_load.losses import LOST_STATES, describe_lost
 from trademate_load.report import charts
 from trademate_load.verdict import EXIT_MEANINGS
-from trademate_load.workers import LOST_STATES, describe_lost
 
 TEMPLATE = "report.html.j2"
 VERDICTS = {

@@ -5,7 +5,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from typing import Any
 
-from trademate_load.workers import describe_lost, lost_workers
+from trademate_load.losses import describe_lost, lost_workers
 
 
 def _fmt(value: float | None) -> str:
