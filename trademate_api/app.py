@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from .auth import AuthMiddleware, TokenIndex
 from .cache import build_caches, close_caches, open_caches
 from .db import SqliteStore
-from .faults import install as install_faults
+from .fault_injection import install as install_faults
 from .monitor import ApiMetrics, MonitorMiddleware
 from .openapi import install as install_openapi
 from .pg import PgStore

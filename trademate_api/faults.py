@@ -1,4 +1,5 @@
-"""Fault injection for testing the load suite: rules parsed once at start-up, applied by one pure ASGI middleware.
+"""The `--fault` rule grammar and its parsing into a FaultPlan, once at start-up (fault injection for testing the
+load suite; fault_plan.py holds the parsed values, fault_injection.py applies them in one pure ASGI middleware).
 
 One rule per `--fault` flag; `TRADEMATE_FAULTS` holds more, separated by `;` (its rules come first). A rule is
 whitespace-separated `key=value` items: selectors, which requests it applies to, and at least one effect.
@@ -21,34 +22,24 @@ be repeated. Faults are fixed at start-up: no header, parameter or endpoint can 
 
 from __future__ import annotations
 
-import asyncio
-import json
-import logging
 import math
 import random
 import re
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from time import monotonic_ns
+from collections.abc import Mapping, Sequence
 
-from starlette.routing import Match
-
-from .deadlines import deadlines_for
-from .monitor import NO_TIER, RECORD_KEY
+from .fault_plan import Z_99 as Z_99  # re-exported: scripts/bench_generator.py and tests/integration import it here
+from .fault_plan import FaultPlan, FaultRule, Fixed, Lognormal, Stall, Uniform
+from .fault_plan import random_stream as random_stream  # re-exported, as Z_99
 from .settings import TIERS
 
 FLAG = "--fault"
 ENV_RULES = "TRADEMATE_FAULTS"
 ENV_SEED = "TRADEMATE_FAULT_SEED"
-Z_99 = 2.3263478740408408  # the standard normal's 0.99 quantile
-DEFAULT_STATUS = 503
-DEFAULT_ENDPOINT = "/api/*"
 KEYS = ("tier", "endpoint", "method", "latency", "error", "status", "stall")
 DISTRIBUTIONS = {"fixed": ("delay",), "uniform": ("low", "high"), "lognormal": ("median", "p99")}
 UNITS = {"us": 1e-6, "ms": 1e-3, "s": 1.0}
 DURATION = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(us|ms|s)")
 CALL = re.compile(r"([a-z]+)\((.*)\)")
-log = logging.getLogger(__name__)
 
 
 class FaultSpecError(ValueError):
@@ -59,125 +50,6 @@ class _BadToken(Exception):
     def __init__(self, token: str, reason: str) -> None:
         super().__init__(token, reason)
         self.token, self.reason = token, reason
-
-
-@dataclass(frozen=True, slots=True)
-class Fixed:
-    delay: float  # seconds
-
-    def sample(self, _rng: random.Random) -> float:
-        return self.delay
-
-    def __str__(self) -> str:
-        return f"fixed({format_duration(self.delay)})"
-
-
-@dataclass(frozen=True, slots=True)
-class Uniform:
-    low: float
-    high: float
-
-    def sample(self, rng: random.Random) -> float:
-        return rng.uniform(self.low, self.high)
-
-    def __str__(self) -> str:
-        return f"uniform({format_duration(self.low)},{format_duration(self.high)})"
-
-
-@dataclass(frozen=True, slots=True)
-class Lognormal:
-    """ln(delay) is normal with mean ln(median) and sd ln(p99 / median) / z_0.99."""
-
-    median: float
-    p99: float
-    mu: float = field(init=False, repr=False)
-    sigma: float = field(init=False, repr=False)
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "mu", math.log(self.median))
-        object.__setattr__(self, "sigma", math.log(self.p99 / self.median) / Z_99)
-
-    def sample(self, rng: random.Random) -> float:
-        return rng.lognormvariate(self.mu, self.sigma)
-
-    def __str__(self) -> str:
-        return f"lognormal(median={format_duration(self.median)},p99={format_duration(self.p99)})"
-
-
-Latency = Fixed | Uniform | Lognormal
-
-
-@dataclass(frozen=True, slots=True)
-class Stall:
-    start: float  # seconds after start-up
-    duration: float
-
-    @property
-    def end(self) -> float:
-        return self.start + self.duration
-
-    def __str__(self) -> str:
-        return f"{format_duration(self.start)}+{format_duration(self.duration)}"
-
-
-@dataclass(frozen=True, slots=True)
-class FaultRule:
-    """Which requests (tier, endpoint, method) get which faults (latency, error, stall)."""
-
-    source: str  # the flag or variable it came from
-    tier: str | None = None
-    endpoint: str = DEFAULT_ENDPOINT
-    method: str | None = None
-    latency: Latency | None = None
-    error_rate: float = 0.0
-    error_status: int = DEFAULT_STATUS
-    stall: Stall | None = None
-    path_pattern: re.Pattern = field(init=False, repr=False, compare=False)
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "path_pattern", endpoint_pattern(self.endpoint))
-
-    def selects(self, tier: str, method: str, path: str) -> bool:
-        return (
-            (self.tier is None or self.tier == tier)
-            and (self.method is None or self.method == method)
-            and self.path_pattern.fullmatch(path) is not None
-        )
-
-    def __str__(self) -> str:
-        items = [f"tier={self.tier}"] if self.tier else []
-        items.append(f"endpoint={self.endpoint}")
-        items += [f"method={self.method}"] if self.method else []
-        items += [f"latency={self.latency}"] if self.latency else []
-        items += [f"error={self.error_rate:g} status={self.error_status}"] if self.error_rate else []
-        items += [f"stall={self.stall}"] if self.stall else []
-        return " ".join(items)
-
-
-@dataclass(frozen=True, slots=True)
-class FaultPlan:
-    """Every rule in force, in order (TRADEMATE_FAULTS first, then each --fault), and the seed of their draws."""
-
-    rules: tuple[FaultRule, ...]
-    seed: int
-
-
-def format_duration(seconds: float) -> str:
-    for unit, scale in (("s", 1.0), ("ms", 1e-3)):
-        if seconds >= scale:
-            return f"{seconds / scale:g}{unit}"
-    return f"{seconds / 1e-6:g}us" if seconds else "0ms"
-
-
-def endpoint_pattern(endpoint: str) -> re.Pattern:
-    """`/a/{x}/b` matches one segment for `{x}`; a trailing `*` matches any rest of the path."""
-    prefix = endpoint.endswith("*")
-    parts = re.split(r"(\{[A-Za-z_]\w*\})", endpoint.removesuffix("*"))
-    body = "".join("[^/]+" if part.startswith("{") else re.escape(part) for part in parts)
-    return re.compile(body + (".*" if prefix else ""))
-
-
-# -- parsing: text -> FaultRule ---------------------------------------------------------------------------------------
 
 
 def load_plan(flags: Sequence[str], environ: Mapping[str, str], seed: int | None = None) -> FaultPlan | None:
@@ -328,119 +200,3 @@ _PARSERS = {
     "tier": _tier, "endpoint": _endpoint, "method": _method, "latency": _latency,
     "error": _error, "status": _status, "stall": _stall,
 }  # fmt: skip
-
-
-# -- applying: FaultPlan -> what happens to one request ---------------------------------------------------------------
-
-
-def random_stream(seed: int, rule_number: int, effect: str) -> random.Random:
-    """The draws of one rule's effect ("latency" or "error"); rules are numbered from 1 in plan order."""
-    return random.Random(f"{seed}:{rule_number}:{effect}")
-
-
-@dataclass(slots=True)
-class _ArmedRule:
-    number: int
-    rule: FaultRule
-    latency_draws: random.Random
-    error_draws: random.Random
-
-
-class FaultInjector:
-    """A plan armed for one app: its random streams, the clock origin of stall windows, and the deadline timer."""
-
-    def __init__(self, plan: FaultPlan) -> None:
-        self.plan = plan
-        self.origin_ns = monotonic_ns()
-        self._rules = tuple(
-            _ArmedRule(n, rule, random_stream(plan.seed, n, "latency"), random_stream(plan.seed, n, "error"))
-            for n, rule in enumerate(plan.rules, start=1)
-        )
-        self._deadlines = None
-
-    def log_rules(self) -> None:
-        log.warning("fault injection on: %d rule(s), seed %d; stall windows count from now", len(self._rules),
-                    self.plan.seed)  # fmt: skip
-        for armed in self._rules:
-            log.warning("fault rule %d (%s): %s", armed.number, armed.rule.source, armed.rule)
-
-    def decide(self, tier: str, method: str, path: str, arrived_ns: int) -> tuple[int, int, int]:
-        """(release time in ns, error status or 0, number of the rule that drew the error or 0)."""
-        release_ns, delay, status, number = arrived_ns, 0.0, 0, 0
-        since = (arrived_ns - self.origin_ns) / 1e9
-        for armed in self._rules:
-            rule = armed.rule
-            if not rule.selects(tier, method, path):
-                continue
-            if rule.stall is not None and rule.stall.start <= since < rule.stall.end:
-                release_ns = max(release_ns, self.origin_ns + round(rule.stall.end * 1e9))
-            if rule.latency is not None:
-                delay += rule.latency.sample(armed.latency_draws)
-            if rule.error_rate and armed.error_draws.random() < rule.error_rate and not status:
-                status, number = rule.error_status, armed.number
-        return release_ns + round(delay * 1e9), status, number
-
-    async def hold_until(self, release_ns: int) -> None:
-        if release_ns <= monotonic_ns():
-            return
-        loop = asyncio.get_running_loop()
-        if self._deadlines is None or self._deadlines.loop is not loop:
-            self._deadlines = deadlines_for(loop)
-        await self._deadlines.wait_until(release_ns)
-
-    def close(self) -> None:
-        if self._deadlines is not None:
-            self._deadlines.close()
-            self._deadlines = None
-
-
-class FaultMiddleware:
-    """Inside auth (the tier is known) and inside MonitorMiddleware (faults show in Server-Timing and metrics)."""
-
-    def __init__(self, app, injector: FaultInjector, routes: Iterable = ()) -> None:
-        self.app = app
-        self.injector = injector
-        self.routes = routes  # to label injected errors with their route template, as the router would
-
-    async def __call__(self, scope, receive, send) -> None:
-        if scope["type"] != "http":
-            try:
-                await self.app(scope, receive, send)
-            finally:
-                if scope["type"] == "lifespan":
-                    self.injector.close()
-            return
-        arrived_ns = monotonic_ns()
-        record = scope.get(RECORD_KEY)
-        tier = record.tier if record is not None else NO_TIER
-        release_ns, status, number = self.injector.decide(tier, scope["method"], scope["path"], arrived_ns)
-        if release_ns > arrived_ns:
-            await self.injector.hold_until(release_ns)
-        if not status:
-            await self.app(scope, receive, send)
-            return
-        _label_route(scope, self.routes)
-        await _injected_error(send, status, number)
-
-
-def install(app, plan: FaultPlan) -> FaultInjector:
-    """Add the fault middleware to `app`; call it before adding AuthMiddleware, so that it runs inside auth."""
-    injector = FaultInjector(plan)
-    injector.log_rules()
-    app.add_middleware(FaultMiddleware, injector=injector, routes=app.router.routes)
-    return injector
-
-
-def _label_route(scope, routes: Iterable) -> None:
-    for route in routes:
-        match, child_scope = route.matches(scope)
-        if match is Match.FULL:
-            scope["route"] = child_scope.get("route", route)
-            return
-
-
-async def _injected_error(send, status: int, rule_number: int) -> None:
-    body = json.dumps({"detail": f"injected fault (rule {rule_number})"}, separators=(",", ":")).encode()
-    headers = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(body))]
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})

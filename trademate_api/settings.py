@@ -8,7 +8,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from .faults import FaultPlan
+    from .fault_plan import FaultPlan
 
 SHARED = "shared"
 PREMIUM = "premium"

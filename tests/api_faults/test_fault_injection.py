@@ -14,7 +14,7 @@ from statistics import median
 import numpy as np
 import pytest
 
-from trademate_api.faults import Lognormal, random_stream
+from trademate_api.fault_plan import Lognormal, random_stream
 
 from .conftest import FaultyApi, start_api
 

@@ -8,16 +8,9 @@ import statistics
 import numpy as np
 import pytest
 
-from trademate_api.faults import (
-    FaultInjector,
-    FaultPlan,
-    FaultSpecError,
-    Lognormal,
-    Uniform,
-    load_plan,
-    parse_rule,
-    parse_rules,
-)
+from trademate_api.fault_injection import FaultInjector
+from trademate_api.fault_plan import FaultPlan, Lognormal, Uniform
+from trademate_api.faults import FaultSpecError, load_plan, parse_rule, parse_rules
 
 GOOD = [
     ("latency=fixed(5ms)", "endpoint=/api/* latency=fixed(5ms)"),
