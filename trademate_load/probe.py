@@ -32,12 +32,12 @@ import requests
 from trademate_load.credentials import Account
 from trademate_load.errors import describe_error
 from trademate_load.frame import normalize
-from trademate_load.profile import DEFAULT_SYMBOLS, TierLoad
+from trademate_load.profile import DEFAULT_SYMBOLS, ENDPOINT_METRICS, PLANS_BY_TIER, Sla, TierLoad
 from trademate_load.record import COLUMNS, cache_code, server_timing_db_ms
 from trademate_load.report.console import verdict_line
 from trademate_load.report.summary import iso
 from trademate_load.rundir import judge
-from trademate_load.sla_spec import ENDPOINT_METRICS, PLANS_BY_TIER, Sla
+from trademate_load.runinfo import RunInfo
 from trademate_load.traffic import TIER_REQUESTS, Recorder, Request, endpoint_name
 from trademate_load.uptime import DOWN, UNJUDGED, UP
 from trademate_load.verdict import EXIT_BREACH, EXIT_NO_DATA, EXIT_PASS
@@ -200,20 +200,22 @@ def endpoint_sla(sla: Sla, settings: ProbeSettings, tiers: Sequence[str]) -> dic
     return out
 
 
-def run_record(settings: ProbeSettings, sla: Sla, accounts: dict[str, list[Account]], started: float, ended: float):
-    """The plain values ``rundir.judge`` reads (as a run.json would hold them) for one probe round."""
-    return {
-        "run_id": f"probe-{time.strftime('%Y%m%d-%H%M%S', time.gmtime(started))}",
-        "profile": "probe",
-        "host": settings.host,
-        "started_at": iso(started),
-        "started_ts": started,
-        "ended_ts": ended,
-        "warmup_s": 0.0,
-        "latency_basis": "service",  # unpaced: corrected latency equals service time
-        "sla": {tier: asdict(sla.tiers[tier]) for tier in accounts},
-        "sla_endpoints": endpoint_sla(sla, settings, list(accounts)),
-        "settings": {
+def run_record(
+    settings: ProbeSettings, sla: Sla, accounts: dict[str, list[Account]], started: float, ended: float
+) -> RunInfo:
+    """The run.json ``rundir.judge`` reads for one probe round."""
+    return RunInfo(
+        run_id=f"probe-{time.strftime('%Y%m%d-%H%M%S', time.gmtime(started))}",
+        profile="probe",
+        host=settings.host,
+        started_at=iso(started),
+        started_ts=started,
+        ended_ts=ended,
+        warmup_s=0.0,
+        latency_basis="service",  # unpaced: corrected latency equals service time
+        sla={tier: asdict(sla.tiers[tier]) for tier in accounts},
+        sla_endpoints=endpoint_sla(sla, settings, list(accounts)),
+        settings={
             "tiers": {
                 # rps only sets the pacing period (for missed_schedule, always 0 unpaced); it is not a target here
                 tier: asdict(TierLoad(users=settings.concurrency, rps=1.0, plans={a.plan: 1 for a in accts}))
@@ -222,7 +224,7 @@ def run_record(settings: ProbeSettings, sla: Sla, accounts: dict[str, list[Accou
             "strict": settings.strict,
             "unpaced": True,  # no schedule: uptime judges the requests sent
         },
-    }
+    )
 
 
 def measure(settings: ProbeSettings, sla: Sla, accounts: dict[str, list[Account]], round_no: int = 1):

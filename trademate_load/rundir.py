@@ -20,15 +20,14 @@ from typing import Any
 import pandas as pd
 
 from trademate_load import gate, losses, scalability, validity
-from trademate_load.config import ConfigError
 from trademate_load.frame import read_parquet
-from trademate_load.profile import TierLoad, scheduled_requests
+from trademate_load.profile import ConfigError, Sla, TierLoad, parse_sla, scheduled_requests
 from trademate_load.report.charts import render_charts
 from trademate_load.report.html import render_html
 from trademate_load.report.junit import render_junit
 from trademate_load.report.summary import SCHEMA, build_summary
+from trademate_load.runinfo import RunInfo, as_json, read_run_json, write_json, write_run_json
 from trademate_load.sla import Window, evaluate
-from trademate_load.sla_spec import Sla, parse_sla
 from trademate_load.store import write_parquet
 
 logger = logging.getLogger(__name__)
@@ -66,46 +65,45 @@ def _write_text(path: Path, text: str) -> None:
     tmp.replace(path)
 
 
-def write_json(path: Path, data: dict[str, Any]) -> None:
-    _write_text(path, json.dumps(data, indent=2, allow_nan=False) + "\n")
+def run_inputs(
+    run: RunInfo | dict[str, Any],
+) -> tuple[dict[str, TierLoad], Sla, Window, str, bool, dict[str, list], dict]:
+    """What the SLA engine needs, read back from run.json (``dropped``: open-model drops; the schedule of each
+    tier's requests, unless the run was unpaced, as a probe is)."""
+    info = RunInfo.view(run)
+    tiers = info.tier_loads()
+    sla = parse_sla({"tiers": info.sla, "endpoints": info.sla_endpoints}, "run.json:sla")
+    window = Window(info.started_ts + info.warmup_s, info.ended_ts)
+    scheduled = {} if info.unpaced else {tier: _schedule(info, tier, load) for tier, load in tiers.items()}
+    return tiers, sla, window, info.latency_basis, info.strict, info.dropped, scheduled
 
 
-def run_inputs(run: dict[str, Any]) -> tuple[dict[str, TierLoad], Sla, Window, str, bool, dict[str, list], dict]:
-    """What the SLA engine needs, read back from run.json's plain values (``dropped``: open-model drops; the
-    schedule of each tier's requests, unless the run was unpaced, as a probe is)."""
-    settings = run["settings"]
-    tiers = {tier: TierLoad(**load) for tier, load in settings["tiers"].items()}
-    sla = parse_sla({"tiers": run["sla"], "endpoints": run.get("sla_endpoints") or {}}, "run.json:sla")
-    window = Window(run["started_ts"] + run["warmup_s"], run["ended_ts"])
-    strict = bool(settings.get("strict", False))
-    scheduled = {} if settings.get("unpaced") else {tier: _schedule(run, tier, load) for tier, load in tiers.items()}
-    return tiers, sla, window, run["latency_basis"], strict, run.get("dropped") or {}, scheduled
-
-
-def _schedule(run: dict[str, Any], tier: str, load: TierLoad):
+def _schedule(info: RunInfo, tier: str, load: TierLoad):
     """Requests ``tier`` was scheduled to send between two epoch times, from run.json's profile settings."""
-    started, stages = run["started_ts"], run["settings"].get("stages") or []
+    started, stages = info.started_ts, info.stages
     return lambda start_ts, end_ts: scheduled_requests(load, stages, tier, start_ts - started, end_ts - started)
 
 
-def judge(frame: pd.DataFrame, run: dict[str, Any]) -> dict[str, Any]:
+def judge(frame: pd.DataFrame, run: RunInfo | dict[str, Any]) -> dict[str, Any]:
     """summary.json for a run: the SLA verdict, lost workers, whether the load generator explains it, the baseline
     gate when run.json carries a baseline."""
-    inputs = run_inputs(run)
-    summary = losses.apply(build_summary(evaluate(frame, *inputs), run), run.get("workers") or [])
+    info = RunInfo.view(run)
+    run = info.to_json()
+    inputs = run_inputs(info)
+    summary = losses.apply(build_summary(evaluate(frame, *inputs), run), info.workers)
     summary = validity.apply(summary, frame, run, inputs)
-    summary["scalability"] = scalability.analyze(frame, run)
-    if run.get("baseline_summary"):
-        comparison = gate.compare(summary, run["baseline_summary"], gate.tolerances_from(run["settings"]))
+    summary["scalability"] = scalability.analyze(frame, info)
+    if info.baseline_summary:
+        comparison = gate.compare(summary, info.baseline_summary, gate.tolerances_from(info.settings))
         summary = gate.apply(summary, comparison)
     return summary
 
 
-def render_reports(run_dir: Path, frame: pd.DataFrame, run: dict[str, Any]) -> dict[str, Any]:
+def render_reports(run_dir: Path, frame: pd.DataFrame, run: RunInfo | dict[str, Any]) -> dict[str, Any]:
     """Judge the samples and write summary.json, junit.xml, the charts and index.html; run.json gets the exit code."""
     summary = judge(frame, run)
-    run = {**run, "exit_code": summary["exit_code"]}
-    write_json(run_dir / "run.json", run)
+    run = {**as_json(run), "exit_code": summary["exit_code"]}
+    write_run_json(run_dir / "run.json", run)
     write_json(run_dir / "summary.json", summary)
     _write_text(run_dir / "junit.xml", render_junit(summary))
     pngs = render_charts(frame, summary, run)
@@ -135,10 +133,10 @@ def point_latest(run_dir: Path) -> None:
     tmp.replace(link)
 
 
-def write_run(run_dir: Path, frame: pd.DataFrame, run: dict[str, Any]) -> dict[str, Any]:
+def write_run(run_dir: Path, frame: pd.DataFrame, run: RunInfo | dict[str, Any]) -> dict[str, Any]:
     """Persist the samples and run.json first, then every report, then point ``latest`` here."""
     write_parquet(frame, run_dir / "samples.parquet")
-    write_json(run_dir / "run.json", run)
+    write_run_json(run_dir / "run.json", run)
     result = render_reports(run_dir, frame, run)
     point_latest(run_dir)
     return result
@@ -159,10 +157,7 @@ def read_summary(run_dir: Path) -> dict[str, Any]:
 
 
 def load_run(run_dir: Path) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """The samples and run.json of a run directory (ConfigError: run.json is not JSON; SamplesFileError)."""
-    path = run_dir / "run.json"
-    try:
-        run = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ConfigError(path, "(file)", f"not valid JSON: {exc}") from None
-    return read_parquet(run_dir / "samples.parquet"), run
+    """The samples and run.json of a run directory, run.json with every field (an older one's missing fields at
+    their defaults); ConfigError: run.json is damaged, naming the field; SamplesFileError."""
+    run = read_run_json(run_dir / "run.json")
+    return read_parquet(run_dir / "samples.parquet"), run.to_json()

@@ -9,7 +9,8 @@ started in the window. Percentiles are exact (inverted CDF) on the run's latency
 
 A tier is linear up to its target when achieved / offered >= ``LINEAR_RATIO`` at every step at or below
 100% of the target; its latency bends at the first step whose p95 exceeds ``BEND_FACTOR`` times the first
-step's. A pure function of the sample frame and run.json's plain values; nothing here imports locust.
+step's. A pure function of the sample frame and run.json (:class:`~trademate_load.runinfo.RunInfo`); nothing here
+imports locust.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from trademate_load.runinfo import RunInfo
 from trademate_load.sla import basis_column, latency_stats
 
 SETTLE_S = 2.0
@@ -29,20 +31,19 @@ BEND_FACTOR = 1.5
 _AT_TARGET = 100.0 + 1e-6  # load_pct at or below this counts as "up to the target"
 
 
-def analyze(frame: pd.DataFrame, run: Mapping[str, Any]) -> dict[str, Any] | None:
+def analyze(frame: pd.DataFrame, run: RunInfo | Mapping[str, Any]) -> dict[str, Any] | None:
     """summary.json's ``scalability`` section, or None unless the profile has at least two stages."""
-    settings = run.get("settings") or {}
-    stages = settings.get("stages") or []
+    info = RunInfo.view(run)
+    stages = info.stages
     if len(stages) < 2:
         return None
-    started = float(run["started_ts"])
-    ended = float(run.get("ended_ts") or started + sum(float(s["duration_s"]) for s in stages))
-    windows = step_windows(stages, started, ended, float(run.get("warmup_s") or 0.0))
-    basis = run.get("latency_basis") or settings.get("latency") or "corrected"
-    sla = run.get("sla") or {}
+    started = float(info.started_ts)
+    ended = float(info.ended_ts or started + sum(float(s["duration_s"]) for s in stages))
+    windows = step_windows(stages, started, ended, float(info.warmup_s))
+    basis = info.latency_basis
     tiers = {
-        tier: tier_steps(frame, tier, load, stages, windows, basis_column(basis), (sla.get(tier) or {}).get("p95_ms"))
-        for tier, load in (settings.get("tiers") or {}).items()
+        tier: tier_steps(frame, tier, load, stages, windows, basis_column(basis), info.tier_sla(tier).get("p95_ms"))
+        for tier, load in info.tiers.items()
         if any((stage.get("users") or {}).get(tier) for stage in stages)
     }
     return {

@@ -32,6 +32,7 @@ from trademate_load.report.series import (
     run_clock,
     tier_series,
 )
+from trademate_load.runinfo import RunInfo
 from trademate_load.validity import LAG_P99_MS, Health, healths
 
 FIGSIZE = (9.0, 3.2)
@@ -78,18 +79,18 @@ def chart_name(tier: str, kind: str) -> str:
     return f"{re.sub(r'[^A-Za-z0-9_-]', '_', tier)}_{kind}"
 
 
-def basis_column(summary: Mapping, run: Mapping, tier: str) -> str:
+def basis_column(summary: Mapping, run: RunInfo | Mapping, tier: str) -> str:
     """Frame column a tier's latency figures use: corrected (from intended_ts) or service time."""
     tier_summary = (summary.get("tiers") or {}).get(tier) or {}
-    basis = tier_summary.get("latency_basis") or run.get("latency_basis") or "service"
+    basis = tier_summary.get("latency_basis") or RunInfo.view(run).latency_basis
     return "latency_co_ms" if basis == "corrected" else "latency_ms"
 
 
-def tier_limits(summary: Mapping, run: Mapping, tier: str) -> Limits:
+def tier_limits(summary: Mapping, run: RunInfo | Mapping, tier: str) -> Limits:
     """A tier's SLA limits and target request rate from run.json (summary as fallback for the target)."""
-    sla = (run.get("sla") or {}).get(tier) or {}
-    settings = ((run.get("settings") or {}).get("tiers") or {}).get(tier) or {}
-    target = settings.get("rps", ((summary.get("tiers") or {}).get(tier) or {}).get("target_rps"))
+    info = RunInfo.view(run)
+    sla = info.tier_sla(tier)
+    target = info.tier_settings(tier).get("rps", ((summary.get("tiers") or {}).get(tier) or {}).get("target_rps"))
     fields = {field.name for field in dataclasses.fields(Limits)} - {"target_rps"}
     return Limits(target_rps=target, **{name: sla.get(name) for name in fields})
 

@@ -20,6 +20,7 @@ import pandas as pd
 
 from trademate_load.losses import LOST_STATES, describe_lost
 from trademate_load.report import charts
+from trademate_load.runinfo import RunInfo
 from trademate_load.verdict import EXIT_MEANINGS
 
 TEMPLATE = "report.html.j2"
@@ -68,7 +69,7 @@ def render_html(frame: pd.DataFrame, summary: dict, run: dict, pngs: Mapping[str
 def page_context(frame: pd.DataFrame, summary: Mapping, run: Mapping, pngs: Mapping[str, bytes]) -> dict:
     """Everything the template shows, as plain display strings and lists."""
     return {
-        "title": f"TradeMate load report {summary.get('run_id') or run.get('run_id') or ''}".strip(),
+        "title": f"TradeMate load report {summary.get('run_id') or RunInfo.view(run).run_id}".strip(),
         "banner": banner(summary, run),
         "metadata": metadata(summary, run),
         "has_samples": len(frame) > 0,
@@ -86,7 +87,7 @@ def page_context(frame: pd.DataFrame, summary: Mapping, run: Mapping, pngs: Mapp
 def banner(summary: Mapping, run: Mapping) -> dict:
     """Verdict label, style and reason, exit code and its meaning, interrupted flag."""
     label, style = VERDICTS.get(summary.get("verdict"), NO_DATA)
-    exit_code = summary.get("exit_code", run.get("exit_code"))
+    exit_code = summary.get("exit_code", RunInfo.view(run).exit_code)
     meaning = EXIT_MEANINGS.get(exit_code, "")
     return {
         "label": label,
@@ -94,7 +95,7 @@ def banner(summary: Mapping, run: Mapping) -> dict:
         "exit_code": MISSING if exit_code is None else str(exit_code),
         "exit_meaning": meaning,
         "reason": str(summary.get("reason") or ""),
-        "interrupted": bool(run.get("interrupted")),
+        "interrupted": bool(RunInfo.view(run).interrupted),
         "aborted": _aborted_badge(summary.get("aborted")),
         "decided": _decided_badge(summary.get("decided")),
     }
@@ -112,22 +113,21 @@ def _decided_badge(decided: Mapping | None) -> str:
 
 def metadata(summary: Mapping, run: Mapping) -> list[tuple[str, str]]:
     """Run facts as (label, value) pairs, in reading order; missing ones left out."""
-    settings = run.get("settings") or {}
-    versions = run.get("versions") or {}
+    info = RunInfo.view(run)
     pairs = [
-        ("run id", summary.get("run_id") or run.get("run_id")),
-        ("profile", summary.get("profile") or run.get("profile")),
-        ("host", summary.get("host") or run.get("host")),
-        ("started", run.get("started_at") or summary.get("started_at")),
-        ("ended", run.get("ended_at")),
-        ("run time", _seconds(_run_seconds(run))),
-        ("warm-up", _seconds(run.get("warmup_s"))),
+        ("run id", summary.get("run_id") or info.run_id),
+        ("profile", summary.get("profile") or info.profile),
+        ("host", summary.get("host") or info.host),
+        ("started", info.started_at or summary.get("started_at")),
+        ("ended", info.ended_at),
+        ("run time", _seconds(_run_seconds(info))),
+        ("warm-up", _seconds(info.warmup_s)),
         ("SLA window", _seconds(summary.get("duration_s"))),
-        ("latency basis", run.get("latency_basis") or _first_basis(summary)),
-        ("spawn rate", _plain(settings.get("spawn_rate"), "users/s")),
-        *((f"tier {name}", _tier_load(tier)) for name, tier in (settings.get("tiers") or {}).items()),
-        ("versions", ", ".join(f"{name} {version}" for name, version in versions.items())),
-        *worker_rows(run.get("workers") or []),
+        ("latency basis", info.latency_basis),
+        ("spawn rate", _plain(info.settings.get("spawn_rate"), "users/s")),
+        *((f"tier {name}", _tier_load(tier)) for name, tier in info.tiers.items()),
+        ("versions", ", ".join(f"{name} {version}" for name, version in info.versions.items())),
+        *worker_rows(info.workers),
     ]
     return [(label, str(value)) for label, value in pairs if value not in (None, "")]
 
@@ -151,7 +151,7 @@ def tier_view(name: str, tier: Mapping, run: Mapping, pngs: Mapping[str, bytes])
     ``charts`` holds the full-width time series, ``pairs`` the half-width ones; a cache or DB chart the
     target gave no data for becomes a note saying so (only when the tier has charts at all).
     """
-    basis = tier.get("latency_basis") or run.get("latency_basis") or "service"
+    basis = tier.get("latency_basis") or RunInfo.view(run).latency_basis
     target = tier.get("target_rps")
     images = {
         kind: _image(pngs.get(charts.chart_name(name, kind)), _alt(kind, name, basis, target))
@@ -511,14 +511,9 @@ def _tier_load(tier: Mapping) -> str:
     return f"{format_count(tier.get('users'))} users, target {format_number(tier.get('rps'))} req/s"
 
 
-def _first_basis(summary: Mapping) -> str | None:
-    """The latency basis of the summary's first tier, when run.json does not name one."""
-    return next((tier.get("latency_basis") for tier in (summary.get("tiers") or {}).values()), None)
-
-
-def _run_seconds(run: Mapping) -> float | None:
+def _run_seconds(info: RunInfo) -> float | None:
     """Wall-clock length of the run from run.json's timestamps."""
-    started, ended = _finite(run.get("started_ts")), _finite(run.get("ended_ts"))
+    started, ended = _finite(info.started_ts), _finite(info.ended_ts)
     return None if started is None or ended is None else ended - started
 
 
