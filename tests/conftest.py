@@ -1,5 +1,5 @@
-"""Shared fixtures: the reference API as a real process on a free loopback port, and locust runners (headless
-and the web UI)."""
+"""Shared fixtures: the reference API as a real process on a free loopback port (tests/harness.py), and locust
+runners (headless and the web UI)."""
 
 from __future__ import annotations
 
@@ -18,7 +18,8 @@ import locust  # noqa: F401
 import pytest
 import requests
 
-from trademate_load.launcher import LOCUSTFILE, free_port, locust_command, reference_api
+from tests.harness import reference_api
+from trademate_load.launcher import LOCUSTFILE, free_port, locust_command
 from trademate_load.verdict import EXIT_BREACH, EXIT_NO_DATA, EXIT_PASS
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -1,16 +1,9 @@
-"""Fixtures that run the reference API with fault rules as a real subprocess on 127.0.0.1, and a keep-alive client."""
+"""Fixtures that run the reference API with fault rules (tests/harness.py), and a keep-alive client."""
 
 from __future__ import annotations
 
-import csv
 import http.client
-import os
-import queue
 import re
-import signal
-import subprocess
-import sys
-import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -18,11 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from trademate_load.launcher import api_environment
+from tests import harness
+from tests.harness import ApiProcess
 
-REPO = Path(__file__).resolve().parents[2]
-LISTENING = re.compile(r"TradeMate API listening on http://127\.0\.0\.1:(\d+)")
-START_TIMEOUT_S = 30.0
+USERS_PER_PLAN = 2
 
 
 @dataclass(frozen=True)
@@ -73,76 +65,29 @@ class Client:
         self.close()
 
 
-@dataclass
-class FaultyApi:
-    """A running API: its port, when its listening line was read (monotonic s), its users, and its stderr."""
-
-    process: subprocess.Popen
-    port: int
-    listening_at: float
-    credentials: list[dict[str, str]]
-    stderr_path: Path
-
-    def token(self, plan: str, index: int = 0) -> str:
-        return [row for row in self.credentials if row["plan"] == plan][index]["token"]
+class FaultyApi(ApiProcess):
+    """The API as the fault tests drive it: `client(plan)` is one keep-alive connection that times each response."""
 
     def client(self, plan: str | None = None) -> Client:
         return Client(self.port, self.token(plan) if plan else None)
 
-    def stop(self, timeout: float = 15.0) -> int:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-        try:
-            return self.process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            return self.process.wait(timeout)
-        finally:
-            self.process.stdout.close()
-
 
 def api_command(workdir: Path, *args: str) -> list[str]:
-    credentials = workdir / "credentials.csv"
-    return [
-        sys.executable, "-m", "trademate_api", "--host", "127.0.0.1", "--port", "0",
-        "--credentials", str(credentials), "--users-per-plan", "2", *args,
-    ]  # fmt: skip
+    return harness.api_command(workdir, *args, users_per_plan=USERS_PER_PLAN)
+
+
+# Waiting for the listening line alone, no /health request: a seeded rule may select /health, and its draws belong
+# to its own test.
+OPTIONS = {"users_per_plan": USERS_PER_PLAN, "kind": FaultyApi, "health": False}
 
 
 def start_api(workdir: Path, *args: str, env: dict[str, str] | None = None) -> FaultyApi:
-    """Start the API with `args` and wait for its listening line (copied in spirit from tests/api/conftest.py)."""
-    stderr_path = workdir / "api-stderr.log"
-    with stderr_path.open("w") as stderr:
-        process = subprocess.Popen(
-            api_command(workdir, *args), cwd=REPO, env={**api_environment(dict(os.environ)), **(env or {})}, text=True,
-            stdout=subprocess.PIPE, stderr=stderr,
-        )  # fmt: skip
-    lines: queue.Queue = queue.Queue()
-    threading.Thread(target=lambda: lines.put(process.stdout.readline()), daemon=True).start()
-    try:
-        line = lines.get(timeout=START_TIMEOUT_S)
-    except queue.Empty:
-        line = ""
-    listening_at = time.monotonic()
-    match = LISTENING.fullmatch(line.rstrip("\n"))
-    if match is None:
-        process.kill()
-        process.wait()
-        raise AssertionError(f"API did not announce itself: {line!r}; stderr: {stderr_path.read_text()}")
-    with (workdir / "credentials.csv").open(newline="") as handle:
-        rows = list(csv.DictReader(handle))
-    return FaultyApi(process, int(match.group(1)), listening_at, rows, stderr_path)
+    """tests.harness.start_api with 2 users per plan, as a FaultyApi."""
+    return harness.start_api(workdir, *args, env=env, **OPTIONS)
 
 
 @pytest.fixture
 def launch(tmp_path: Path) -> Iterator[Callable[..., FaultyApi]]:
     """Start a private API with fault rules; it is stopped (killed if need be) after the test."""
-    started: list[FaultyApi] = []
-
-    def _launch(*args: str, env: dict[str, str] | None = None) -> FaultyApi:
-        started.append(start_api(tmp_path, *args, env=env))
-        return started[-1]
-
-    yield _launch
-    for running in started:
-        running.stop()
+    with harness.api_launcher(tmp_path, **OPTIONS) as launch:
+        yield launch

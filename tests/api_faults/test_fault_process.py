@@ -10,7 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import REPO, FaultyApi, api_command
+from tests.harness import REPO
+
+from .conftest import FaultyApi, api_command
 
 pytestmark = pytest.mark.integration
 

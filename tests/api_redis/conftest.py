@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import time
 import uuid
@@ -18,6 +17,7 @@ import redis
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.api.conftest import RunningApi, start_api
+from trademate_load.launcher import free_port
 
 REDIS_VARIABLES = ("REDIS_URL", "REDIS_SHARED_URL", "REDIS_PREMIUM_URL")
 
@@ -71,12 +71,6 @@ class ScratchRedis:
             self.process.wait()
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture
 def scratch_redis(tmp_path: Path) -> Iterator[Callable[..., ScratchRedis]]:
     """Start private Redis servers: `scratch_redis("--maxmemory", "2mb", ...)`; all are killed after the test."""
@@ -86,7 +80,7 @@ def scratch_redis(tmp_path: Path) -> Iterator[Callable[..., ScratchRedis]]:
     started: list[ScratchRedis] = []
 
     def _start(*options: str) -> ScratchRedis:
-        server = ScratchRedis(_free_port(), options, tmp_path)
+        server = ScratchRedis(free_port(), options, tmp_path)
         server.start()
         started.append(server)
         return server
@@ -105,14 +99,6 @@ def prefix(redis_urls: dict[str, str]) -> Iterator[str]:
         delete_prefix(url, name)
 
 
-def started_api(workdir: Path, *args: str, env: dict[str, str]) -> RunningApi:
-    """start_api, then one request: the API prints its address before its start-up (Redis set-up, warming) runs,
-    and answers only once that is done."""
-    running = start_api(workdir, *args, env=env)
-    assert running.client().get("/health").status_code == 200
-    return running
-
-
 @pytest.fixture
 def launch_redis_api(tmp_path: Path) -> Iterator[Callable[..., RunningApi]]:
     """`launch_redis_api(prefix, {tier: url}, *args)` starts an API on those servers; anything left is stopped."""
@@ -123,13 +109,11 @@ def launch_redis_api(tmp_path: Path) -> Iterator[Callable[..., RunningApi]]:
         workdir.mkdir()
         redis_env = {f"REDIS_{tier.upper()}_URL": url for tier, url in (urls or {}).items()}
         env = {**clean_env(**redis_env), **(env or {})}
-        started.append(started_api(workdir, "--cache-prefix", prefix, *args, env=env))
+        started.append(start_api(workdir, "--cache-prefix", prefix, *args, env=env))
         return started[-1]
 
     yield _launch
     for running in started:
-        if running.process.poll() is None:
-            running.process.kill()
         running.stop()
 
 
@@ -149,4 +133,4 @@ def redis_key(prefix: str, tier: str, namespace: str, ident: str) -> str:
 
 
 def user_id(api: RunningApi, plan: str, index: int) -> str:
-    return [row for row in api.credentials if row["plan"] == plan][index]["user_id"]
+    return api.user_id(plan, index)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.api.conftest import REPO
+from tests.harness import REPO
 
 from .conftest import clean_env
 

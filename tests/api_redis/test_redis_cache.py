@@ -9,9 +9,9 @@ from collections.abc import Iterator
 import pytest
 import redis
 
-from tests.api.conftest import RunningApi
+from tests.api.conftest import RunningApi, start_api
 
-from .conftest import clean_env, counter, delete_prefix, redis_key, scrape, started_api, user_id
+from .conftest import clean_env, counter, delete_prefix, redis_key, scrape, user_id
 
 pytestmark = pytest.mark.integration
 
@@ -26,7 +26,7 @@ def redis_api(redis_urls, tmp_path_factory) -> Iterator[tuple[RunningApi, str]]:
     """(API, key prefix): one API for the module, each tier on its own server, 8 users warmed at start."""
     prefix = f"test-{uuid.uuid4().hex[:10]}"
     env = clean_env(REDIS_SHARED_URL=redis_urls["shared"], REDIS_PREMIUM_URL=redis_urls["premium"])
-    running = started_api(tmp_path_factory.mktemp("redis-api"), "--cache-prefix", prefix, "--warm-users", "8", env=env)
+    running = start_api(tmp_path_factory.mktemp("redis-api"), "--cache-prefix", prefix, "--warm-users", "8", env=env)
     yield running, prefix
     running.stop()
     for url in redis_urls.values():

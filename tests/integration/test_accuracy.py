@@ -24,10 +24,11 @@ import pytest
 import requests
 
 from tests.conftest import JUDGED, ROOT, run_locust, target
+from tests.harness import reference_api
 from tests.measured import measured
 from trademate_api.faults import Z_99, random_stream
-from trademate_load.launcher import LOCUSTFILE, free_port, reference_api
-from trademate_load.sla import PERCENTILE_METHOD
+from trademate_load.launcher import LOCUSTFILE, free_port
+from trademate_load.stats import PERCENTILE_METHOD
 
 pytestmark = pytest.mark.integration
 SLA_FILE = ROOT / "profiles" / "sla.yaml"

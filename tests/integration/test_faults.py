@@ -21,7 +21,8 @@ import pytest
 import requests
 
 from tests.conftest import JUDGED, ROOT, only_run_dir, run_locust, run_suite, target
-from trademate_load.launcher import READY_PREFIX, free_port, main_line, reference_api
+from tests.harness import reference_api, start_api
+from trademate_load.launcher import free_port, main_line
 from trademate_load.profile import load_profile
 
 pytestmark = pytest.mark.integration
@@ -103,24 +104,9 @@ def test_a_target_not_listening_exits_3_with_one_line_naming_the_host(api, tmp_p
     assert len(samples) == run["samples"] > 0 and not samples["ok"].any()  # every attempt kept, none answered
 
 
-def start_api(workdir: Path) -> tuple[subprocess.Popen, str]:
-    """``python -m trademate_api`` on a free loopback port, in a session of its own; (process, URL)."""
-    log_path = workdir / "api.log"
-    cmd = [sys.executable, "-m", "trademate_api", "--port", "0", "--credentials", str(workdir / "credentials.csv")]
-    with log_path.open("w") as log:
-        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, cwd=ROOT)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and proc.poll() is None:
-        for line in log_path.read_text().splitlines():
-            if line.startswith(READY_PREFIX):
-                return proc, line[len(READY_PREFIX) :].strip()
-        time.sleep(0.05)
-    proc.kill()
-    raise AssertionError("the reference API did not start:\n" + log_path.read_text()[-2000:])
-
-
 def test_a_target_killed_mid_run_keeps_every_sample_and_counts_the_errors_by_type(tmp_path):
-    api, url = start_api(tmp_path)
+    api = start_api(tmp_path, users_per_plan=None)
+    url = api.base_url
     try:
         profile = write_profile(tmp_path, "10s", SMALL_TIERS)
         cmd = [sys.executable, "-m", "trademate_load", "run", str(profile), "--host", url]
@@ -128,12 +114,12 @@ def test_a_target_killed_mid_run_keeps_every_sample_and_counts_the_errors_by_typ
         run = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT)
         seen = wait_until_spawned(run)
         time.sleep(4)  # halfway through the 10 s run, well past its 1 s warm-up
-        api.send_signal(signal.SIGKILL)
+        api.process.send_signal(signal.SIGKILL)
         killed_ts = time.time()
-        api.wait(timeout=10)
+        api.process.wait(timeout=10)
         out = "".join(seen) + run.communicate(timeout=60)[0]
     finally:
-        api.kill()
+        api.stop()
     assert run.returncode == 1, out[-3000:]
     run_json, summary, samples = read_run(only_run_dir(tmp_path / "reports"))
     assert run_json["exit_code"] == summary["exit_code"] == 1 and summary["verdict"] == "fail"

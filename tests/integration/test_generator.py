@@ -20,7 +20,8 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOT, only_run_dir, wait_for
-from trademate_load.launcher import LOCUSTFILE, free_port, reference_api
+from tests.harness import reference_api
+from trademate_load.launcher import LOCUSTFILE, free_port
 
 pytestmark = pytest.mark.integration
 CORES = sorted(os.sched_getaffinity(0))

@@ -20,8 +20,9 @@ import requests
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.conftest import JUDGED, ROOT, run_locust, target
+from tests.harness import reference_api
 from tests.measured import measured
-from trademate_load.launcher import LOCUSTFILE, free_port, locust_command, reference_api
+from trademate_load.launcher import LOCUSTFILE, free_port, locust_command
 from trademate_load.webtab import TAB_KEY
 
 pytestmark = pytest.mark.integration

@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 
 from tests.conftest import JUDGED, only_run_dir, run_locust, target
-from trademate_load.launcher import reference_api
+from tests.harness import reference_api
 
 pytestmark = pytest.mark.integration
 FAULTS = ["--fault", "error=4% status=503", "--fault", "tier=premium error=4% status=500", "--fault-seed", "11"]

@@ -15,7 +15,7 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from tests.conftest import ROOT, only_run_dir
-from trademate_load.launcher import reference_api
+from tests.harness import reference_api
 
 pytestmark = pytest.mark.integration
 

@@ -14,7 +14,7 @@ import requests
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.conftest import ROOT
-from trademate_load.launcher import reference_api
+from tests.harness import reference_api
 from trademate_load.probe import TIER_ENDPOINTS
 from trademate_load.report.console import verdict_line
 
