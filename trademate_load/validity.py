@@ -172,8 +172,15 @@ def counterfactual(frame: pd.DataFrame, run: Mapping[str, Any], health: Mapping[
     return kept
 
 
-def unhealthy_spans(health: Mapping[str, Health]) -> list[tuple[float, float]]:
-    return [(s, e) for h in health.values() for s, e in zip(h.start[h.unhealthy], h.end[h.unhealthy], strict=True)]
+def unhealthy_spans(health: Mapping[str, Health], loopback: bool = False) -> list[tuple[float, float]]:
+    """The seconds the generator could not send on time; with the target on this machine, also those the machine
+    was busy (the target shared its CPUs and storage)."""
+    return [
+        (s, e)
+        for h in health.values()
+        for flagged in ([h.unhealthy, h.machine_busy] if loopback else [h.unhealthy])
+        for s, e in zip(h.start[flagged], h.end[flagged], strict=True)
+    ]
 
 
 def _overlapping(spans: list[tuple[float, float]], start: float, end: float) -> bool:
@@ -181,9 +188,10 @@ def _overlapping(spans: list[tuple[float, float]], start: float, end: float) -> 
 
 
 def judge_counterfactual(frame: pd.DataFrame, run: Mapping[str, Any], health: Mapping[str, Health], inputs) -> Any:
-    """The SLA verdict of the counterfactual samples, with drops and empty windows in unhealthy seconds excused."""
+    """The SLA verdict of the counterfactual samples, with drops and empty windows in unhealthy seconds excused (for
+    a target on this machine, in the machine's busy seconds too: their requests were left out)."""
     tiers, sla, window, basis, strict, dropped, scheduled = inputs
-    spans = unhealthy_spans(health)
+    spans = unhealthy_spans(health, is_loopback(run.get("host")))
     dropped = {
         tier: [[s, n] for s, n in seconds if not _overlapping(spans, s, s + 1)] for tier, seconds in dropped.items()
     }

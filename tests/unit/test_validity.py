@@ -162,6 +162,19 @@ def test_machine_pressure_excuses_a_slow_answer_only_from_a_target_on_this_machi
     assert judge(premium(service_ms=service), run_of({"local": busy}, host=host))["verdict"] == verdict
 
 
+@pytest.mark.parametrize(("host", "verdict"), [("http://127.0.0.1:8000", "invalid"), ("http://10.0.0.7:8000", "fail")])
+def test_a_window_down_while_the_machine_was_busy_is_excused_only_for_a_target_on_this_machine(host, verdict):
+    tenth = np.arange(RATE * SECONDS) % 10 == 1
+    service = np.where(tenth, slow_between(5, 10, 300.0, 2.0), 2.0)  # a tenth of 5-10 s slow: that window's p95
+    run = run_of({"local": rows(lambda s: {"pressure": 0.9} if 5 <= s < 10 else {})}, host=host)
+    run["sla"]["premium"] |= {"uptime": 0.999, "window": "5s"}
+    raw = judge(premium(service_ms=service), {**run, "host": "http://10.0.0.7:8000"})
+    assert raw["reason"] == "breached: premium.uptime"  # only the window fails: 2.5% of the run was slow
+    # The busy seconds' requests are left out for a target on this machine; their window, scheduled but emptied,
+    # is excused too rather than judged "no answer".
+    assert judge(premium(service_ms=service), run)["verdict"] == verdict
+
+
 def test_open_model_drops_are_the_generators_in_its_unhealthy_seconds_and_the_targets_otherwise():
     dropped = {"premium": [[int(T0) + 3, 40], [int(T0) + 15, 25]]}
     health = rows(lambda s: STARVED if s == 3 else {})
