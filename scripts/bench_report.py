@@ -221,7 +221,7 @@ def main(argv: list[str] | None = None) -> int:
                 yardstick = [measure(run_dir, reference=True) for _ in range(max(args.repeat, 1))]
                 ref_s, ref_mb = min(r[0] for r in yardstick), min(r[1] for r in yardstick)
                 print(
-                    f"{'':>12} plain pandas + matplotlib pass (DESIGN: 1.6 s, 320 MB when the goals were set): "
+                    f"{'':>12} plain pandas + matplotlib pass (1.6 s and 320 MB when the goals were set): "
                     f"{ref_s:.2f} s, {ref_mb:.0f} MB; the report takes {seconds / ref_s:.2f}x its time "
                     f"(goal {GOALS[REFERENCE_SAMPLES][0] / REFERENCE_S:.2f}x) and {peak / ref_mb:.2f}x its memory "
                     f"(goal {GOALS[REFERENCE_SAMPLES][1] / REFERENCE_MB:.2f}x)",
