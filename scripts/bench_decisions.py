@@ -22,8 +22,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from trademate_load.profile import TierSla
 from trademate_load.simulation import FAILING, PASSING, PREMIUM, Stream, simulate
+from trademate_load.sla_spec import TierSla
 
 Z_95 = 1.6448536269514722
 

@@ -27,8 +27,8 @@ from pathlib import Path
 import numpy as np
 from bench_common import LOCUSTFILE, cpu_seconds, fake_credentials, rss_mb, trivial_target, write_profile
 
+from trademate_load.config import parse_duration
 from trademate_load.launcher import worker_options
-from trademate_load.profile import parse_duration
 
 STEADY_AFTER_S = 60.0
 PROBE = '''"""Bench probe (master only): samples received from workers and spilled, printed every {every} s."""

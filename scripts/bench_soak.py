@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 from bench_common import fake_credentials, rss_mb, suite_command, trivial_target, write_profile
 
-from trademate_load.profile import parse_duration
+from trademate_load.config import parse_duration
 
 STEADY_AFTER_S = 60.0
 

@@ -26,9 +26,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from trademate_load import probe  # noqa: E402
+from trademate_load.config import ConfigError, read_yaml  # noqa: E402
 from trademate_load.credentials import read_credentials  # noqa: E402
 from trademate_load.launcher import LaunchError, check_host, reference_api  # noqa: E402
-from trademate_load.profile import PROFILES_DIR, ConfigError, parse_sla, read_yaml  # noqa: E402
+from trademate_load.profile import PROFILES_DIR  # noqa: E402
+from trademate_load.sla_spec import parse_sla  # noqa: E402
 from trademate_load.verdict import EXIT_INVALID, EXIT_NO_DATA  # noqa: E402
 
 PROG = "scripts/sla_validation.py"

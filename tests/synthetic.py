@@ -4,8 +4,9 @@ import numpy as np
 import pandas as pd
 
 from trademate_load.frame import normalize
-from trademate_load.profile import Sla, TierLoad, TierSla
+from trademate_load.profile import TierLoad
 from trademate_load.record import COLUMNS, corrected_latency
+from trademate_load.sla_spec import Sla, TierSla
 
 PREMIUM = TierSla(
     p95_ms=50,

@@ -21,8 +21,8 @@ SUITE, API = "trademate_load", "trademate_api"
 LAYERS: dict[str, set[str]] = {
     # plain values: exit codes and findings, exact statistics, schedules, sequential tests
     "foundation": {"__init__", "verdict", "stats", "traffic", "sequential"},
-    # what the user wrote: profiles, SLA files, credentials
-    "spec": {"profile", "credentials"},
+    # what the user wrote: YAML reading and checking, SLA files, profiles, credentials
+    "spec": {"config", "sla_spec", "profile", "credentials"},
     # what a run records: the sample record, its Parquet store and frames; the generator's health rows; run.json
     "record": {"record", "errors", "store", "frame", "health", "runinfo"},
     # the judgement: SLA checks, uptime, early decisions, validity, the baseline gate, scalability, findings

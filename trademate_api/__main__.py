@@ -11,7 +11,7 @@ from dataclasses import replace
 from pathlib import Path
 from types import MappingProxyType
 
-from .cache import redis_urls_from_env
+from .cache_redis import redis_urls_from_env
 from .faults import ENV_RULES, ENV_SEED, FaultSpecError, load_plan
 from .pg import is_postgres_url
 from .server import serve, temporary_database

@@ -12,7 +12,8 @@ from starlette.routing import Match, Route
 
 from . import payloads
 from .auth import TokenIndex, User
-from .cache import RedisTierCache, TierCache
+from .cache_memory import TierCache
+from .cache_redis import RedisTierCache
 from .monitor import HIT, MISS, RECORD_KEY, ApiMetrics, RequestRecord
 from .openapi import SYMBOL_PATTERN
 from .optimizer import CacheSpec, fetch_in_batches, spread_over_plans, symbol_key, tier_cache, warm_user_caches

@@ -18,10 +18,11 @@ import time
 from pathlib import Path
 
 from trademate_load import gate
+from trademate_load.config import ConfigError, parse_duration
 from trademate_load.frame import SamplesFileError
 from trademate_load.launcher import launch, main_line, run_verdict
 from trademate_load.plan import plan_profile, render_plan
-from trademate_load.profile import ConfigError, load_profile, parse_duration
+from trademate_load.profile import load_profile
 from trademate_load.report.console import render_baseline, render_console
 from trademate_load.rundir import load_run, read_summary, render_reports
 from trademate_load.verdict import EXIT_BREACH, EXIT_INVALID, EXIT_NO_DATA, EXIT_PASS

@@ -12,7 +12,8 @@ import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from trademate_load.profile import PLANS_BY_TIER, ConfigError
+from trademate_load.config import ConfigError
+from trademate_load.sla_spec import PLANS_BY_TIER
 
 HEADER = ["user_id", "plan", "tier", "token"]
 logger = logging.getLogger(__name__)

@@ -29,8 +29,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from trademate_load.profile import Sla, TierLoad, TierSla
+from trademate_load.profile import TierLoad
 from trademate_load.sequential import MeanEvidence, share_log_evidence, threshold
+from trademate_load.sla_spec import Sla, TierSla
 from trademate_load.uptime import Uptime
 
 FAILED, PASSED, HOLDS, OPEN, NOT_MEASURED = "failed", "passed", "holds", "open", "not_measured"

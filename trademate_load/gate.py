@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from trademate_load.profile import DEFAULT_TOLERANCES, Tolerance
+from trademate_load.sla_spec import DEFAULT_TOLERANCES, Tolerance
 from trademate_load.verdict import EXIT_BREACH, EXIT_PASS, with_finding
 
 # Compared figure (the profile's ``baseline_tolerance`` keys) -> (how to read it from a tier or endpoint summary,

@@ -21,7 +21,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlparse
 
-from trademate_load.profile import ConfigError, load_profile
+from trademate_load.config import ConfigError
+from trademate_load.profile import load_profile
 from trademate_load.report.console import verdict_line
 from trademate_load.rundir import read_summary, report_dir_problem
 from trademate_load.verdict import EXIT_INVALID, EXIT_NO_DATA

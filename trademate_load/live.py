@@ -41,9 +41,10 @@ import numpy as np
 from gevent.event import Event
 
 from trademate_load.decisions import Decisions, Rows, early_end
-from trademate_load.profile import Profile, TierLoad, TierSla
+from trademate_load.profile import Profile, TierLoad
 from trademate_load.record import Columns, SampleBuffer, copy_rows, decode
 from trademate_load.sla import PERCENTILE_METHOD, Check, error_budget, latency_stats
+from trademate_load.sla_spec import TierSla
 from trademate_load.uptime import RunningUptime, Uptime, UptimeRule
 
 RPS_TOLERANCE = 0.95  # req/s passes at 95% of the tier's target or more

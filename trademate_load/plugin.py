@@ -34,6 +34,7 @@ from locust.runners import STATE_MISSING, WORKER_REPORT_INTERVAL, MasterRunner, 
 
 from trademate_load import __version__, connections, locust_compat, locust_stats, plan
 from trademate_load.collector import Collector, Spiller
+from trademate_load.config import ConfigError
 from trademate_load.credentials import AccountPool, read_credentials
 from trademate_load.errors import scrub_secrets
 from trademate_load.frame import read_parquet
@@ -43,7 +44,7 @@ from trademate_load.live import SETTLE_S, LiveBoard, LiveFeed, LiveRun
 from trademate_load.losses import describe_lost
 from trademate_load.metrics import build_registry, serve
 from trademate_load.monitor import HealthMonitor
-from trademate_load.profile import ConfigError, Profile, load_profile
+from trademate_load.profile import Profile, load_profile
 from trademate_load.record import SampleBuffer
 from trademate_load.report.console import render_console, verdict_line
 from trademate_load.report.summary import iso

@@ -32,12 +32,13 @@ import requests
 from trademate_load.credentials import Account
 from trademate_load.errors import describe_error
 from trademate_load.frame import normalize
-from trademate_load.profile import DEFAULT_SYMBOLS, ENDPOINT_METRICS, PLANS_BY_TIER, Sla, TierLoad
+from trademate_load.profile import DEFAULT_SYMBOLS, TierLoad
 from trademate_load.record import COLUMNS, cache_code, server_timing_db_ms
 from trademate_load.report.console import verdict_line
 from trademate_load.report.summary import iso
 from trademate_load.rundir import judge
 from trademate_load.runinfo import RunInfo
+from trademate_load.sla_spec import ENDPOINT_METRICS, PLANS_BY_TIER, Sla
 from trademate_load.traffic import TIER_REQUESTS, Recorder, Request, endpoint_name
 from trademate_load.uptime import DOWN, UNJUDGED, UP
 from trademate_load.verdict import EXIT_BREACH, EXIT_NO_DATA, EXIT_PASS

@@ -20,14 +20,16 @@ from typing import Any
 import pandas as pd
 
 from trademate_load import gate, losses, scalability, validity
+from trademate_load.config import ConfigError
 from trademate_load.frame import read_parquet
-from trademate_load.profile import ConfigError, Sla, TierLoad, parse_sla, scheduled_requests
+from trademate_load.profile import TierLoad, scheduled_requests
 from trademate_load.report.charts import render_charts
 from trademate_load.report.html import render_html
 from trademate_load.report.junit import render_junit
 from trademate_load.report.summary import SCHEMA, build_summary
 from trademate_load.runinfo import RunInfo, as_json, read_run_json, write_json, write_run_json
 from trademate_load.sla import Window, evaluate
+from trademate_load.sla_spec import Sla, parse_sla
 from trademate_load.store import write_parquet
 
 logger = logging.getLogger(__name__)

@@ -20,7 +20,8 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from trademate_load.profile import ConfigError, Profile, TierLoad
+from trademate_load.config import ConfigError
+from trademate_load.profile import Profile, TierLoad
 
 DEFAULT_LATENCY_BASIS: str = next(f.default for f in fields(Profile) if f.name == "latency")
 

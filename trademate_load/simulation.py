@@ -17,8 +17,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from trademate_load.decisions import Rows, allowed_share, clipped, observations
-from trademate_load.profile import TierSla
 from trademate_load.sequential import MeanEvidence, share_log_evidence, threshold
+from trademate_load.sla_spec import TierSla
 
 Z_99 = 2.3263478740408408  # the standard normal's 0.99 quantile
 CHECKED = ("p95_ms", "p99_ms", "mean_ms", "success_rate", "error_rate", "compliance")  # what a stream decides

@@ -23,7 +23,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from trademate_load.profile import ENDPOINT_METRICS, SLA_METRICS, Sla, TierLoad
+from trademate_load.profile import TierLoad
+from trademate_load.sla_spec import ENDPOINT_METRICS, SLA_METRICS, Sla
 from trademate_load.stats import percentile_interval, wilson_interval
 from trademate_load.uptime import Uptime, UptimeRule, tier_uptime
 from trademate_load.verdict import EXIT_BREACH, EXIT_NO_DATA, EXIT_PASS

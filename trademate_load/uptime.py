@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from trademate_load.profile import TierSla
+from trademate_load.sla_spec import TierSla
 from trademate_load.stats import nearest_ranks
 
 UP, DOWN, UNJUDGED = "up", "down", "unjudged"

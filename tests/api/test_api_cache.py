@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from trademate_api.cache import TierCache, TtlLfuCache
+from trademate_api.cache_memory import TierCache, TtlLfuCache
 from trademate_api.settings import TierPolicy
 
 

@@ -12,7 +12,8 @@ import redis
 from fastapi import HTTPException
 
 from trademate_api.auth import User
-from trademate_api.cache import RedisTierCache, TierCache, redis_urls_from_env
+from trademate_api.cache_memory import TierCache
+from trademate_api.cache_redis import RedisTierCache, redis_urls_from_env
 from trademate_api.monitor import HIT, MISS, RECORD_KEY, RequestRecord
 from trademate_api.optimizer import batch_processor, fetch_in_batches, spread_over_plans, symbol_key, tier_cache
 from trademate_api.settings import PREMIUM, SHARED, TIER_POLICIES, TierPolicy

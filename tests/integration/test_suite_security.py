@@ -27,11 +27,11 @@ from locust.exception import CatchResponseError
 
 from tests.conftest import JUDGED, ROOT, run_suite, target
 from trademate_load.collector import Collector
+from trademate_load.config import ConfigError
 from trademate_load.credentials import read_credentials
 from trademate_load.errors import scrub_secrets
 from trademate_load.frame import to_frame
 from trademate_load.launcher import free_port
-from trademate_load.profile import ConfigError
 
 pytestmark = pytest.mark.integration
 LOOPBACK = {"127.0.0.1", "::1"}

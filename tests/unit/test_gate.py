@@ -10,7 +10,7 @@ import pytest
 from tests.conftest import ROOT
 from tests.synthetic import write_synthetic_run
 from trademate_load.gate import FIGURES, apply, compare
-from trademate_load.profile import BASELINE_FIGURES, DEFAULT_TOLERANCES, Tolerance
+from trademate_load.sla_spec import BASELINE_FIGURES, DEFAULT_TOLERANCES, Tolerance
 
 
 def summary(p95, *, endpoint_p95=None, rps=500.0, success=1.0):

@@ -15,14 +15,16 @@ from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.synthetic import T0, frame_of, write_synthetic_run
+from trademate_load.config import ConfigError
 from trademate_load.live import BufferTail, LiveBoard, LiveRun
 from trademate_load.metrics import BUCKETS_S, build_registry
-from trademate_load.profile import ConfigError, Profile, Sla, TierLoad, TierSla, load_profile
+from trademate_load.profile import Profile, TierLoad, load_profile
 from trademate_load.record import SampleBuffer
 from trademate_load.report.console import render_console
 from trademate_load.report.summary import apply_abort
 from trademate_load.rundir import load_run, render_reports
 from trademate_load.sla import Window, evaluate
+from trademate_load.sla_spec import Sla, TierSla
 from trademate_load.webtab import FAIL_MARK, PASS_MARK, tab_rows
 
 PREMIUM = TierSla(p95_ms=50, p99_ms=100, mean_ms=25, success_rate=0.9995, compliance=0.95, uptime=0.999)

@@ -12,8 +12,9 @@ from locust.env import Environment
 
 from tests.synthetic import LOADS, SLA, T0, frame_of
 from trademate_load.collector import Collector
+from trademate_load.config import ConfigError
 from trademate_load.credentials import Account, AccountPool
-from trademate_load.profile import PROFILES_DIR, ConfigError, TierLoad, load_profile
+from trademate_load.profile import PROFILES_DIR, TierLoad, load_profile
 from trademate_load.report.summary import build_summary
 from trademate_load.sla import Window, dropped_in, evaluate
 from trademate_load.users import OpenPremiumTierUser, TierUser

@@ -4,7 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from trademate_load.profile import PROFILES_DIR, ConfigError, load_profile, parse_duration
+from trademate_load.config import ConfigError, parse_duration
+from trademate_load.profile import PROFILES_DIR, load_profile
 
 SLA_TEXT = (PROFILES_DIR / "sla.yaml").read_text()
 GOOD = """

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from trademate_load.profile import ConfigError
+from trademate_load.config import ConfigError
 from trademate_load.runinfo import DEFAULT_LATENCY_BASIS, RunInfo, read_run_json, write_run_json
 
 SETTINGS = {"latency": "service", "tiers": {"premium": {"users": 4, "rps": 2.0, "plans": {"pro": 1}}}}

@@ -12,9 +12,9 @@ import math
 import numpy as np
 import pytest
 
-from trademate_load.profile import TierSla
 from trademate_load.sequential import MeanEvidence, alternatives, share_log_evidence, threshold
 from trademate_load.simulation import FAILING, PASSING, PREMIUM, Stream, breaches, simulate
+from trademate_load.sla_spec import TierSla
 
 RUNS, SECONDS, RATE = 1_000, 270, 100  # a premium run's judged 270 s, at a fifth of its rate
 
