@@ -1,7 +1,7 @@
 """The traffic model: per tier, paced FastHttpUser classes (closed model) or arrival generators (open model).
 
 Closed model (the default): each user signs in as a distinct seeded account of its tier's plans and sends
-one request per period (``users / rps`` of its tier: 0.1 s at the seed's 10 req/s per user), waiting for
+one request per period (``users / rps`` of its tier: 0.1 s at TradeMate's 10 req/s per user), waiting for
 each response before the next. Its first request is placed at a random phase within the period, so users
 spawned together do not fire in lock-step bursts (Locust's ``constant_throughput`` does, inflating p99
 about 16x here). The schedule never slips: when a response is late the next request goes out at once but
@@ -173,7 +173,7 @@ class OpenTierUser(TierUser):
 
 
 class SharedTierUser(TierUser):
-    """LITE and PRO users: 100 of them send 1000 req/s in the seed's model."""
+    """LITE and PRO users: 100 of them send 1000 req/s in TradeMate's model."""
 
     tier = "shared"
     tasks: ClassVar = SHARED_REQUESTS
