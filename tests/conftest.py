@@ -3,15 +3,12 @@ runners (headless and the web UI)."""
 
 from __future__ import annotations
 
-import os
-import socket
 import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from urllib.parse import urlparse
 
 # Locust patches the standard library with gevent on import; it must come before anything imports ssl.
 import locust  # noqa: F401
@@ -19,6 +16,7 @@ import pytest
 import requests
 
 from tests.harness import reference_api
+from tests.services import service_url
 from trademate_load.launcher import LOCUSTFILE, free_port, locust_command
 from trademate_load.verdict import EXIT_BREACH, EXIT_NO_DATA, EXIT_PASS
 
@@ -97,31 +95,13 @@ def only_run_dir(report_dir: Path) -> Path:
     return runs[0]
 
 
-def _service(variable: str) -> str:
-    """A backend URL from the environment ``scripts/services.sh`` prints; in CI a missing one fails the test."""
-    url = os.environ.get(variable, "")
-    if url:
-        parsed = urlparse(url)
-        try:
-            socket.create_connection((parsed.hostname, parsed.port), timeout=2).close()
-            return url
-        except OSError:
-            reason = f"{variable}={url} is not reachable"
-    else:
-        reason = f"{variable} is not set"
-    message = f'{reason}: run `eval "$(scripts/services.sh)"` first (.ci/run does)'
-    if os.environ.get("CI"):
-        pytest.fail(message)
-    pytest.skip(message)
-
-
 @pytest.fixture(scope="session")
 def pg_url() -> str:
     """A PostgreSQL database the tests may use (TRADEMATE_TEST_DATABASE_URL)."""
-    return _service("TRADEMATE_TEST_DATABASE_URL")
+    return service_url("TRADEMATE_TEST_DATABASE_URL")
 
 
 @pytest.fixture(scope="session")
 def redis_urls() -> dict[str, str]:
     """One Redis per tier (TRADEMATE_TEST_REDIS_SHARED_URL, TRADEMATE_TEST_REDIS_PREMIUM_URL)."""
-    return {tier: _service(f"TRADEMATE_TEST_REDIS_{tier.upper()}_URL") for tier in ("shared", "premium")}
+    return {tier: service_url(f"TRADEMATE_TEST_REDIS_{tier.upper()}_URL") for tier in ("shared", "premium")}

@@ -17,6 +17,7 @@ import redis
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.api.conftest import RunningApi, start_api
+from tests.services import SERVICES_HOW, require
 from trademate_load.launcher import free_port
 
 REDIS_VARIABLES = ("REDIS_URL", "REDIS_SHARED_URL", "REDIS_PREMIUM_URL")
@@ -74,9 +75,7 @@ class ScratchRedis:
 @pytest.fixture
 def scratch_redis(tmp_path: Path) -> Iterator[Callable[..., ScratchRedis]]:
     """Start private Redis servers: `scratch_redis("--maxmemory", "2mb", ...)`; all are killed after the test."""
-    if shutil.which("redis-server") is None:
-        message = 'redis-server is not installed: run `eval "$(scripts/services.sh)"` first'
-        pytest.fail(message) if os.environ.get("CI") else pytest.skip(message)
+    require(shutil.which("redis-server"), "redis-server is not installed", SERVICES_HOW)
     started: list[ScratchRedis] = []
 
     def _start(*options: str) -> ScratchRedis:

@@ -8,19 +8,17 @@ from pathlib import Path
 
 import pytest
 
+from tests.services import require
+
 CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
 
 
 @pytest.fixture(scope="module", autouse=True)
 def browser_available():
     """Skip (fail under CI) when there is no Chromium to drive or no Playwright to drive it with."""
-    missing = []
-    if not CHROMIUM.exists():
-        missing.append(f"no Chromium at {CHROMIUM} (apt-get install -y chromium)")
-    if importlib.util.find_spec("playwright") is None:
-        missing.append("playwright is not installed (pip install -r requirements-dev.txt)")
-    if missing:
-        message = "browser tests need a browser: " + "; ".join(missing)
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
+    require(
+        CHROMIUM.exists(), f"no Chromium at {CHROMIUM}", "`make test` as root installs it (apt-get install chromium)"
+    )
+    require(
+        importlib.util.find_spec("playwright"), "playwright is not installed", "pip install -r requirements-dev.txt"
+    )

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -18,6 +17,8 @@ from pathlib import Path
 
 import pytest
 import yaml
+
+from tests.services import require
 
 ROOT = Path(__file__).resolve().parents[2]
 PROMETHEUS = ROOT / "deploy" / "prometheus"
@@ -128,12 +129,8 @@ def concrete(expr: str) -> str:
 def promtool() -> str:
     """The promtool binary; absent, the test is skipped on a workstation and fails in CI."""
     found = shutil.which("promtool")
-    if found:
-        return found
-    message = "promtool is not installed: `apt-get install prometheus` provides it (.ci/run does)"
-    if os.environ.get("CI"):
-        pytest.fail(message)
-    pytest.skip(message)
+    require(found, "promtool is not installed", "`make test` as root installs it (apt-get install prometheus)")
+    return found
 
 
 def run_promtool(promtool: str, *args: str, cwd: Path = PROMETHEUS) -> subprocess.CompletedProcess:

@@ -26,6 +26,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.services import require
+
 ROOT = Path(__file__).resolve().parents[2]
 NGINX_CONF = ROOT / "deploy" / "nginx" / "trademate.conf"
 PERFORMANCE = ROOT / "deploy" / "performance-config.yaml"
@@ -169,12 +171,8 @@ def test_figures_match_the_performance_configmap():
 def nginx() -> str:
     """The nginx binary; absent, the test is skipped on a workstation and fails in CI."""
     found = shutil.which("nginx") or next((path for path in ("/usr/sbin/nginx",) if os.access(path, os.X_OK)), None)
-    if found:
-        return found
-    message = "nginx is not installed: `scripts/services.sh` installs it (.ci/run does)"
-    if os.environ.get("CI"):
-        pytest.fail(message)
-    pytest.skip(message)
+    require(found, "nginx is not installed", "`make test` as root installs it (apt-get install nginx-light)")
+    return found
 
 
 def test_config_passes_nginx_t(nginx, tmp_path):

@@ -21,6 +21,7 @@ import pytest
 
 from tests.conftest import ROOT, only_run_dir, wait_for
 from tests.harness import reference_api
+from tests.services import require
 from trademate_load.launcher import LOCUSTFILE, free_port
 
 pytestmark = pytest.mark.integration
@@ -30,11 +31,11 @@ RUN_S = 12
 
 
 def two_cores() -> tuple[int, int]:
-    if len(CORES) < 2:
-        message = f"needs two cores to starve the generator and not the target; this machine gives {len(CORES)}"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
+    require(
+        len(CORES) >= 2,
+        f"needs two cores to starve the generator and not the target; this machine gives {len(CORES)}",
+        "run it on a machine (or a CPU affinity) with two cores",
+    )
     return CORES[0], CORES[-1]
 
 
