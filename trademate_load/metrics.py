@@ -28,7 +28,8 @@ import numpy as np
 from prometheus_client import CollectorRegistry, start_http_server
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 
-from trademate_load.live import Batch, LiveBoard
+from trademate_load.live import LiveBoard
+from trademate_load.live_tail import Batch
 
 BUCKETS_S = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5, 0.75, 1.0, 2.5, 5.0, 10.0)
 _BOUNDS = np.array(BUCKETS_S)

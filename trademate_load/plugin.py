@@ -40,7 +40,8 @@ from trademate_load.errors import scrub_secrets
 from trademate_load.frame import read_parquet
 from trademate_load.health import COLUMNS as HEALTH_COLUMNS
 from trademate_load.health import lag_summary, latest
-from trademate_load.live import SETTLE_S, LiveBoard, LiveFeed, LiveRun
+from trademate_load.live import SETTLE_S, LiveBoard, LiveRun
+from trademate_load.live_watch import LiveFeed
 from trademate_load.losses import describe_lost
 from trademate_load.metrics import build_registry, serve
 from trademate_load.monitor import HealthMonitor

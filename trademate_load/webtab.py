@@ -20,7 +20,8 @@ from typing import Any
 from flask import Response, jsonify, request
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
-from trademate_load.live import RPS_TOLERANCE, LiveBoard
+from trademate_load.live import LiveBoard
+from trademate_load.live_scope import RPS_TOLERANCE
 from trademate_load.validity import LAG_P99_MS, unhealthy
 
 TAB_KEY = "trademate-sla"

@@ -14,7 +14,7 @@ from tests.fired import Response, fire, nulls_as_none
 from trademate_load.collector import Collector
 from trademate_load.errors import describe_error
 from trademate_load.frame import to_frame
-from trademate_load.live import BufferTail
+from trademate_load.live_tail import BufferTail
 from trademate_load.record import MAX_ERRORS_PER_BUFFER, SampleBuffer, copy_rows, decode
 
 BYTES_PER_SAMPLE_LIMIT = 40
