@@ -54,7 +54,7 @@ from bench_common import (
     write_profile,
 )
 
-from trademate_load.sla import PERCENTILE_METHOD
+from trademate_load.stats import PERCENTILE_METHOD
 
 FLAT_OUT_USERS = 10
 PHASE_S = 0.5

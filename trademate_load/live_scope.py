@@ -5,7 +5,7 @@ and point checks either turns into.
 in. :class:`RunTally` keeps the run so far (the SLA window: after warm-up): counts, and every latency to the
 microsecond as distinct values with their counts, so its memory follows the spread of the latencies, not the length
 of the run. :func:`scope_figures` turns either into plain values: requests, req/s against the tier's target, mean,
-p50, p95, p99 and max (exact nearest-rank, as the verdict's), success rate, compliance (the share that
+p50, p95, p99 and max (exact nearest-rank, :mod:`trademate_load.stats`), success rate, compliance (the share that
 succeeded within the p95 target) and the error budget, each check with a pass flag decided on its point value (the
 verdict at the end also weighs confidence intervals). req/s passes at ``RPS_TOLERANCE`` of the target or more; the
 error budget passes while some of it is left. Nothing here imports locust or gevent.
@@ -19,7 +19,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from trademate_load.sla import PERCENTILE_METHOD, Check, error_budget, latency_stats
+from trademate_load.sla import Check, error_budget, latency_stats
+from trademate_load.stats import weighted_quantiles
 
 if TYPE_CHECKING:
     from trademate_load.profile import TierLoad
@@ -82,12 +83,12 @@ class RunTally:
         """mean, p50, p95, p99 and max as :func:`trademate_load.sla.latency_stats` gives them (to the microsecond)."""
         if not self.requests:
             return latency_stats(np.empty(0))
-        p50, p95, p99 = np.percentile(self.values_us, [50, 95, 99], method=PERCENTILE_METHOD, weights=self.counts)
+        p50, p95, p99 = weighted_quantiles(self.values_us, self.counts, (0.50, 0.95, 0.99))
         return {
             "mean": self.latency_sum / self.requests,
-            "p50": float(p50) / 1000.0,
-            "p95": float(p95) / 1000.0,
-            "p99": float(p99) / 1000.0,
+            "p50": p50 / 1000.0,
+            "p95": p95 / 1000.0,
+            "p99": p99 / 1000.0,
             "max": self.latency_max,
         }
 

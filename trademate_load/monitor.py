@@ -28,7 +28,7 @@ import gevent
 from gevent.monkey import get_original
 
 from trademate_load.health import COLUMNS
-from trademate_load.stats import percentile_rank
+from trademate_load.stats import quantile
 
 TICK_S = 0.01
 FREEZE_TICK_S = 0.1
@@ -71,11 +71,6 @@ def steal_ticks() -> float | None:
         return float(fields[8])
     except (OSError, IndexError, ValueError):
         return None
-
-
-def quantile(values: list[float], q: float) -> float:
-    """The exact nearest-rank quantile of a few values (a second's ticks)."""
-    return sorted(values)[percentile_rank(len(values), q) - 1]
 
 
 class HealthMonitor:

@@ -2,7 +2,7 @@
 
 Percentiles are exact, computed from every raw sample in the SLA window with the nearest-rank
 definition (numpy's ``inverted_cdf``: the smallest sample such that at least p% of samples are at or
-below it). No bucketing, no rounding. Nothing here imports locust.
+below it), by :mod:`trademate_load.stats`. No bucketing, no rounding. Nothing here imports locust.
 
 Open-model runs also report arrivals their generators dropped (the in-flight bound was reached): each is
 a request a user wanted served at its time and the target never got to serve, so it counts against the
@@ -25,11 +25,9 @@ import pandas as pd
 
 from trademate_load.profile import TierLoad
 from trademate_load.sla_spec import ENDPOINT_METRICS, SLA_METRICS, Sla
-from trademate_load.stats import percentile_interval, wilson_interval
+from trademate_load.stats import exact_quantiles, percentile_interval, wilson_interval
 from trademate_load.uptime import Uptime, UptimeRule, tier_uptime
 from trademate_load.verdict import EXIT_BREACH, EXIT_NO_DATA, EXIT_PASS
-
-PERCENTILE_METHOD = "inverted_cdf"
 
 # Tier SLA metric -> name of the figure it is checked against.
 CHECK_FIGURES = {
@@ -101,12 +99,12 @@ def latency_stats(values: np.ndarray) -> dict[str, float | None]:
     """mean, p50, p95, p99 and max of latencies in ms (all None for no samples)."""
     if len(values) == 0:
         return dict.fromkeys(("mean", "p50", "p95", "p99", "max"))
-    p50, p95, p99 = np.percentile(values, [50, 95, 99], method=PERCENTILE_METHOD)
+    p50, p95, p99 = exact_quantiles(values, (0.50, 0.95, 0.99))
     return {
         "mean": float(values.mean()),
-        "p50": float(p50),
-        "p95": float(p95),
-        "p99": float(p99),
+        "p50": p50,
+        "p95": p95,
+        "p99": p99,
         "max": float(values.max()),
     }
 
@@ -249,7 +247,7 @@ def _tier_result(
         service_latency_ms=latency_stats(rows["latency_ms"].to_numpy()),
         success_rate=_ratio(succeeded, offered),
         sla_compliance=_ratio(within, offered),
-        db_ms_p95=float(np.percentile(db, 95, method=PERCENTILE_METHOD)) if len(db) else None,
+        db_ms_p95=exact_quantiles(db, (0.95,))[0] if len(db) else None,
         cache_hit_rate=_ratio(hits, hits + misses),
         latency_basis=basis,
         missed_schedule=int(late.sum()),

@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from trademate_load.sla_spec import TierSla
-from trademate_load.stats import nearest_ranks
+from trademate_load.stats import quantile_per_group
 
 UP, DOWN, UNJUDGED = "up", "down", "unjudged"
 TIMELINE_MARKS = {UP: "U", DOWN: "D", UNJUDGED: "-"}
@@ -186,7 +186,7 @@ def judge_windows(
     failed = np.bincount(index, weights=~ok[inside], minlength=count).astype(np.int64)
     got = np.bincount(index, weights=answered[inside], minlength=count).astype(np.int64)
     lost = np.zeros(count, np.int64) if dropped is None else np.asarray(dropped, np.int64)
-    p95 = window_p95(index, latency_ms[inside], sent)
+    p95 = quantile_per_group(index, latency_ms[inside], sent, 0.95)  # NaN for a window with no request
     verdicts = []
     for i in range(count):
         start, end = float(edges[i]), float(edges[i + 1])
@@ -210,16 +210,6 @@ def judge_windows(
             state = DOWN if causes else UP
         verdicts.append(WindowVerdict(start, end, due, int(got[i]), p95_i, error_rate, state, causes))
     return verdicts
-
-
-def window_p95(index: np.ndarray, latency_ms: np.ndarray, counts: np.ndarray) -> np.ndarray:
-    """Exact nearest-rank p95 of each window's latencies (NaN for an empty window)."""
-    order = np.lexsort((latency_ms, index))
-    starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
-    p95 = np.full(len(counts), np.nan)
-    filled = counts > 0
-    p95[filled] = latency_ms[order][starts[filled] + nearest_ranks(counts[filled], 0.95) - 1]
-    return p95
 
 
 def dropped_per_window(edges: np.ndarray, per_second: Sequence[Sequence[int]]) -> np.ndarray:

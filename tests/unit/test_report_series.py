@@ -1,4 +1,4 @@
-"""Unit tests of the report's time series and quantiles by group, against numpy on synthetic samples."""
+"""Unit tests of the report's time series, against numpy on synthetic samples."""
 
 from __future__ import annotations
 
@@ -74,27 +74,6 @@ def test_error_budget_burn_over_the_sla_window():
     assert np.isnan(burn[0])
     np.testing.assert_allclose(burn[1:], [0.0, 0.5, 0.5])
     assert series.burn_series(built, None) is None
-
-
-def test_group_quantiles_match_numpy_inverted_cdf():
-    rng = np.random.default_rng(3)
-    seconds = rng.integers(-2, 40, 50_000)
-    values = rng.lognormal(1.0, 1.0, 50_000)
-    values[::97] = np.nan
-    labels, rows = series.group_quantiles(seconds, values, (0.5, 0.95, 0.99))
-    assert labels.tolist() == sorted(set(seconds[np.isfinite(values)].tolist()))
-    for i, second in enumerate(labels):
-        group = values[(seconds == second) & np.isfinite(values)]
-        expected = np.percentile(group, [50, 95, 99], method="inverted_cdf")
-        np.testing.assert_array_equal(rows[:, i], expected)
-
-
-@pytest.mark.parametrize("size", [1, 20, 100])
-def test_group_quantiles_on_exact_ranks(size):
-    values = np.arange(1.0, size + 1)
-    _, rows = series.group_quantiles(np.zeros(size, np.int64), values, (0.5, 0.95, 0.99))
-    expected = np.percentile(values, [50, 95, 99], method="inverted_cdf")
-    np.testing.assert_array_equal(rows[:, 0], expected)
 
 
 def test_ecdf_points_are_thinned_and_keep_the_tail():

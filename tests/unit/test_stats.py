@@ -1,9 +1,20 @@
-"""Confidence intervals: checked by hand and by simulation against known populations."""
+"""Exact nearest-rank quantiles, each form against numpy's inverted_cdf; confidence intervals, checked by hand and by
+simulation against known populations."""
 
 import numpy as np
 import pytest
 
-from trademate_load.stats import order_statistic_ranks, percentile_interval, percentile_rank, wilson_interval
+from trademate_load.stats import (
+    exact_quantiles,
+    group_quantiles,
+    order_statistic_ranks,
+    percentile_interval,
+    percentile_rank,
+    quantile,
+    quantile_per_group,
+    weighted_quantiles,
+    wilson_interval,
+)
 
 
 def test_wilson_by_hand():
@@ -19,6 +30,42 @@ def test_wilson_by_hand():
 def test_nearest_rank():
     assert [percentile_rank(100, q) for q in (0.5, 0.95, 0.99, 1.0)] == [50, 95, 99, 100]
     assert percentile_rank(1000, 0.95) == 950
+
+
+def test_group_quantiles_match_numpy_inverted_cdf():
+    rng = np.random.default_rng(3)
+    seconds = rng.integers(-2, 40, 50_000)
+    values = rng.lognormal(1.0, 1.0, 50_000)
+    values[::97] = np.nan
+    labels, rows = group_quantiles(seconds, values, (0.5, 0.95, 0.99))
+    assert labels.tolist() == sorted(set(seconds[np.isfinite(values)].tolist()))
+    for i, second in enumerate(labels):
+        group = values[(seconds == second) & np.isfinite(values)]
+        expected = np.percentile(group, [50, 95, 99], method="inverted_cdf")
+        np.testing.assert_array_equal(rows[:, i], expected)
+
+
+@pytest.mark.parametrize("size", [1, 20, 100])
+def test_group_quantiles_on_exact_ranks(size):
+    values = np.arange(1.0, size + 1)
+    _, rows = group_quantiles(np.zeros(size, np.int64), values, (0.5, 0.95, 0.99))
+    expected = np.percentile(values, [50, 95, 99], method="inverted_cdf")
+    np.testing.assert_array_equal(rows[:, 0], expected)
+
+
+def test_every_form_of_quantile_is_numpys_inverted_cdf():
+    rng = np.random.default_rng(11)
+    values = np.round(rng.lognormal(2.0, 1.0, 5_001), 1)
+    expected = np.percentile(values, [50, 95, 99], method="inverted_cdf")
+    assert exact_quantiles(values, (0.5, 0.95, 0.99)) == tuple(expected)
+    assert [quantile(values.tolist(), q) for q in (0.5, 0.95, 0.99)] == expected.tolist()
+    distinct, counts = np.unique(values, return_counts=True)
+    assert weighted_quantiles(distinct, counts, (0.5, 0.95, 0.99)) == tuple(expected)
+    group = rng.integers(0, 4, len(values))
+    per_group = quantile_per_group(group, values, np.bincount(group, minlength=5), 0.95)
+    assert np.isnan(per_group[4])
+    for g in range(4):
+        assert per_group[g] == np.percentile(values[group == g], 95, method="inverted_cdf")
 
 
 def test_ranks_unbounded_when_the_sample_is_too_small():

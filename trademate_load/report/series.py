@@ -2,8 +2,8 @@
 
 The run's complete seconds are grouped into buckets (one second each, or wider for long runs, so a
 chart never draws more than ``MAX_BUCKETS`` points per line); per bucket: requests, failures, exact
-latency quantiles, cache hits among reported lookups, and the exact DB-time p95. Quantiles use the
-inverted-CDF (nearest-rank) definition of the SLA engine. Pure numpy and pandas; nothing is drawn here.
+latency quantiles, cache hits among reported lookups, and the exact DB-time p95. Quantiles are the SLA engine's
+exact nearest-rank ones (:mod:`trademate_load.stats`). Pure numpy and pandas; nothing is drawn here.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from trademate_load.stats import nearest_ranks
+from trademate_load.stats import group_quantiles, sorted_group_quantiles
 
 TIME_QUANTILES = (0.50, 0.95, 0.99)
 MAX_BUCKETS = 600
@@ -97,7 +97,7 @@ def tier_series(frame: pd.DataFrame, tier: str, column: str, clock: Clock) -> Ti
     by_value = latency[order]
     finite = np.isfinite(by_value)
     in_buckets = finite & inside[order]
-    present, rows = _grouped_quantiles(bucket[order][in_buckets], by_value[in_buckets], TIME_QUANTILES)
+    present, rows = sorted_group_quantiles(bucket[order][in_buckets], by_value[in_buckets], TIME_QUANTILES)
     quantiles = np.full((len(TIME_QUANTILES), buckets), np.nan)
     quantiles[:, present] = rows
     return TierSeries(
@@ -146,35 +146,9 @@ def burn_series(series: TierSeries, success_target: float | None) -> np.ndarray 
         return np.where(requests > 0, failures / allowed, np.nan)
 
 
-def group_quantiles(
-    labels: np.ndarray, values: np.ndarray, quantiles: Sequence[float]
-) -> tuple[np.ndarray, np.ndarray]:
-    """Exact inverted-CDF quantiles of values per integer label: (labels, array[len(quantiles), labels])."""
-    finite = np.isfinite(values)
-    if not finite.all():
-        labels, values = labels[finite], values[finite]
-    del finite
-    order = np.argsort(values)
-    return _grouped_quantiles(labels[order], values[order], quantiles)
-
-
-def _grouped_quantiles(
-    labels: np.ndarray, values: np.ndarray, quantiles: Sequence[float]
-) -> tuple[np.ndarray, np.ndarray]:
-    """group_quantiles of finite values already in ascending order (labels in the same order)."""
-    if not len(values):
-        return np.empty(0, np.int64), np.empty((len(quantiles), 0))
-    regroup = np.argsort(_compact_ints(labels), kind="stable")  # stable: values stay sorted within each label
-    ordered_labels, ordered_values = labels[regroup], values[regroup]
-    del regroup
-    starts = np.flatnonzero(np.r_[True, ordered_labels[1:] != ordered_labels[:-1]])
-    counts = np.diff(np.r_[starts, len(ordered_values)])
-    rows = [ordered_values[starts + nearest_ranks(counts, q) - 1] for q in quantiles]
-    return ordered_labels[starts], np.vstack(rows)
-
-
 def dense_quantiles(labels: np.ndarray, values: np.ndarray, quantiles: Sequence[float], size: int) -> np.ndarray:
-    """group_quantiles laid out over labels 0..size-1, NaN where a label has no finite value."""
+    """:func:`trademate_load.stats.group_quantiles` laid out over labels 0..size-1, NaN where a label has no finite
+    value."""
     present, rows = group_quantiles(labels, values, quantiles)
     dense = np.full((len(quantiles), size), np.nan)
     dense[:, present] = rows
@@ -217,15 +191,6 @@ def _db_series(frame: pd.DataFrame, mask: np.ndarray, bucket: np.ndarray, inside
 def _count(bucket: np.ndarray, selected: np.ndarray, size: int) -> np.ndarray:
     """Number of selected rows in each bucket 0..size-1."""
     return np.bincount(bucket[selected], minlength=size)[:size]
-
-
-def _compact_ints(values: np.ndarray) -> np.ndarray:
-    """Integers shifted to start at 0 in the narrowest dtype, so a stable argsort can use radix sort."""
-    shifted = values - values.min()
-    for dtype in (np.uint8, np.uint16):
-        if shifted.max() <= np.iinfo(dtype).max:
-            return shifted.astype(dtype)
-    return shifted
 
 
 def _number(value: object, default: float) -> float:
