@@ -120,7 +120,7 @@ def paced(host: str, seconds: int, work: Path) -> dict:
 
 def accuracy(median_ms: float, p99_ms: float, seed: int, work: Path) -> dict:
     """Service-time percentiles against the injected lognormal delays of the same requests."""
-    from trademate_api.faults import Z_99, random_stream
+    from trademate_api.fault_plan import Z_99, random_stream
     from trademate_load.launcher import reference_api
 
     profile = write_profile(work / f"accuracy-{median_ms:g}.yaml", "20s", {"premium": (50, 100)})

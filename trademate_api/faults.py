@@ -27,9 +27,7 @@ import random
 import re
 from collections.abc import Mapping, Sequence
 
-from .fault_plan import Z_99 as Z_99  # re-exported: scripts/bench_generator.py and tests/integration import it here
 from .fault_plan import FaultPlan, FaultRule, Fixed, Lognormal, Stall, Uniform
-from .fault_plan import random_stream as random_stream  # re-exported, as Z_99
 from .settings import TIERS
 
 FLAG = "--fault"

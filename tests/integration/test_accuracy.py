@@ -2,7 +2,7 @@
 
 The ground truth is the fault injector's own random stream. ``--fault-seed`` fixes it, and every /api request
 draws exactly once from each effect's stream in arrival order, so the first N draws replayed here
-(``trademate_api.faults.random_stream``) are the delays and errors the target injected into the run's N
+(``trademate_api.fault_plan.random_stream``) are the delays and errors the target injected into the run's N
 requests: the very same multiset, with no sampling error to allow for. ``--stop-timeout`` lets every request
 that was sent finish, and the API's own request count (``/metrics``) confirms that N samples met N draws.
 
@@ -26,7 +26,7 @@ import requests
 from tests.conftest import JUDGED, ROOT, run_locust, target
 from tests.harness import reference_api
 from tests.measured import measured
-from trademate_api.faults import Z_99, random_stream
+from trademate_api.fault_plan import Z_99, random_stream
 from trademate_load.launcher import LOCUSTFILE, free_port
 from trademate_load.stats import PERCENTILE_METHOD
 
