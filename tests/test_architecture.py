@@ -20,7 +20,7 @@ SUITE, API = "trademate_load", "trademate_api"
 
 LAYERS: dict[str, set[str]] = {
     # plain values: exit codes and findings, exact statistics, schedules, sequential tests
-    "foundation": {"__init__", "verdict", "stats", "traffic", "sequential"},
+    "foundation": {"__init__", "verdict", "stats", "formatting", "traffic", "sequential"},
     # what the user wrote: YAML reading and checking, SLA files, profiles, credentials
     "spec": {"config", "sla_spec", "profile", "credentials"},
     # what a run records: the sample record, its Parquet store and frames; the generator's health rows; run.json

@@ -31,6 +31,7 @@ import requests
 
 from trademate_load.credentials import Account
 from trademate_load.errors import describe_error
+from trademate_load.formatting import by_unit, fixed, percent
 from trademate_load.frame import normalize
 from trademate_load.profile import DEFAULT_SYMBOLS, TierLoad
 from trademate_load.record import COLUMNS, cache_code, server_timing_db_ms
@@ -396,14 +397,8 @@ _SHOWN = {"passed": "pass", "failed": "FAIL", "inconclusive": "inconclusive", "n
 _RATES = ("success_rate", "sla_compliance", "error_rate", "cache_hit_rate")
 
 
-def _ms(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:.2f}"
-
-
 def _figure(name: str, value: float | None) -> str:
-    if value is None:
-        return "n/a"
-    return f"{value * 100:.2f}%" if name in _RATES else f"{value:.2f} ms"
+    return by_unit(value, "%" if name in _RATES else "ms", pct_decimals=2)
 
 
 def _verdict_cell(verdict: str, checks: list[dict[str, Any]]) -> str:
@@ -420,8 +415,8 @@ def _verdict_cell(verdict: str, checks: list[dict[str, Any]]) -> str:
 
 def _row(tier: str, name: str, figures: dict[str, Any]) -> str:
     lat = figures["latency_ms"]
-    success = "n/a" if figures["success_rate"] is None else f"{figures['success_rate'] * 100:.2f}%"
-    cells = [_ms(lat[k]) for k in ("mean", "p50", "p95", "p99", "max")]
+    success = percent(figures["success_rate"], 2)
+    cells = [fixed(lat[k]) for k in ("mean", "p50", "p95", "p99", "max")]
     return (
         f"{tier:<8} {name:<34} {figures['requests']:>5} {figures['failures']:>5} "
         + " ".join(f"{c:>7}" for c in cells)

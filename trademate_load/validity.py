@@ -34,6 +34,7 @@ from urllib.parse import urlparse
 import numpy as np
 import pandas as pd
 
+from trademate_load.formatting import fixed, percent
 from trademate_load.health import COLUMNS
 from trademate_load.profile import TierLoad, scheduled_requests
 from trademate_load.sla import evaluate
@@ -298,12 +299,12 @@ def health_line(generator: Mapping[str, Any]) -> str:
     for process, p in generator["processes"].items():
         lag = p["lag_ms"]
         figures = [
-            f"loop lag p50 {_ms(lag['p50'])} / p99 {_ms(lag['p99'])} / max {_ms(lag['max'])} ms",
-            f"CPU {_pct(p['cpu']['mean'])}",
-            f"waited for a CPU {_pct(p['wait']['mean'])}",
-            f"machine CPU pressure {_pct(p['pressure']['mean'])}",
-            f"steal {_pct(p['steal']['mean'])}",
-            f"I/O pressure {_pct(p['io']['mean'])}",
+            f"loop lag p50 {fixed(lag['p50'], 1)} / p99 {fixed(lag['p99'], 1)} / max {fixed(lag['max'], 1)} ms",
+            f"CPU {percent(p['cpu']['mean'], 0)}",
+            f"waited for a CPU {percent(p['wait']['mean'], 0)}",
+            f"machine CPU pressure {percent(p['pressure']['mean'], 0)}",
+            f"steal {percent(p['steal']['mean'], 0)}",
+            f"I/O pressure {percent(p['io']['mean'], 0)}",
         ]
         unhealthy = f"{p['unhealthy_s']:.0f} of {p['judged_s']:.0f} s unhealthy"
         parts.append(f"{process} {', '.join(figures)}; {unhealthy}")
@@ -312,14 +313,6 @@ def health_line(generator: Mapping[str, Any]) -> str:
     )
     state = {True: "healthy", False: "INVALID", None: "measured"}[generator.get("valid")]
     return f"Load generator {state}: " + "; ".join(parts) + f"; sent {rates}"
-
-
-def _ms(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:.1f}"
-
-
-def _pct(value: float | None) -> str:
-    return "n/a" if value is None else f"{value * 100:.0f}%"
 
 
 def blame(generator: Mapping[str, Any], culprits: list[str]) -> str:
@@ -334,9 +327,10 @@ def blame(generator: Mapping[str, Any], culprits: list[str]) -> str:
         busy = f" (its machine busy {p['machine_busy_s']:.0f} s)" if p["machine_busy_s"] else ""
         named.append(
             f"{what} {process} unhealthy {p['unhealthy_s']:.0f} of {p['judged_s']:.0f} s{busy}: loop lag p99 "
-            f"{_ms(lag['p99'])} ms (max {_ms(lag['max'])}), CPU {_pct(p['cpu']['mean'])}, waited for a CPU "
-            f"{_pct(p['wait']['mean'])}, machine CPU pressure {_pct(p['pressure']['mean'])}, steal "
-            f"{_pct(p['steal']['mean'])}, I/O pressure {_pct(p['io']['mean'])}"
+            f"{fixed(lag['p99'], 1)} ms (max {fixed(lag['max'], 1)}), CPU {percent(p['cpu']['mean'], 0)}, "
+            f"waited for a CPU {percent(p['wait']['mean'], 0)}, machine CPU pressure "
+            f"{percent(p['pressure']['mean'], 0)}, steal {percent(p['steal']['mean'], 0)}, I/O pressure "
+            f"{percent(p['io']['mean'], 0)}"
         )
     sent = ", ".join(
         f"{tier} {t['achieved_rps']:.1f} of {t['intended_rps']:g} req/s" for tier, t in generator["tiers"].items()

@@ -20,6 +20,7 @@ from typing import Any
 from flask import Response, jsonify, request
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
+from trademate_load.formatting import NA, by_unit, fixed, percent
 from trademate_load.live import LiveBoard
 from trademate_load.live_scope import RPS_TOLERANCE
 from trademate_load.validity import LAG_P99_MS, unhealthy
@@ -45,20 +46,15 @@ _LABELS = {
 
 
 def _fmt(value: float | None, name: str) -> str:
-    if value is None:
-        return "n/a"
-    if name.endswith("_ms"):
-        return f"{value:.3f} ms"
-    if name == "rps":
-        return f"{value:.1f}"
-    return f"{value * 100:.3f}%"
+    """A check's figure in the unit its name implies; latencies to the microsecond."""
+    return by_unit(value, "ms" if name.endswith("_ms") else "rps" if name == "rps" else "%", ms_decimals=3)
 
 
 def _cell(figures: dict[str, Any], check: dict[str, Any]) -> str:
     name = check["name"]
     if name == "error_budget":
         left, budget = figures["error_budget_left_ratio"], figures["error_budget"]
-        text = "n/a" if left is None else f"{left * 100:.1f}% ({budget['failures']} of {budget['allowed']:.2f} used)"
+        text = NA if left is None else f"{percent(left, 1)} ({budget['failures']} of {budget['allowed']:.2f} used)"
     else:
         text = _fmt(check["actual"], name)
     mark = {True: PASS_MARK, False: FAIL_MARK}.get(check["passed"], "")
@@ -130,8 +126,8 @@ def tab_rows(snapshot: dict[str, Any]) -> list[dict[str, str]]:
                     "tier": tier,
                     "figure": label,
                     "target": _target(figures, check),
-                    "window": _cell(figures["window"], window[name]) if name in window else "n/a",
-                    "run": _cell(figures["run"], run[name]) if name in run else "n/a",
+                    "window": _cell(figures["window"], window[name]) if name in window else NA,
+                    "run": _cell(figures["run"], run[name]) if name in run else NA,
                 }
             )
         rows += _uptime_rows(tier, figures.get("uptime"), figures.get("decisions") or [], snapshot)
@@ -144,7 +140,7 @@ def _generator_rows(generator: dict[str, dict]) -> list[dict]:
     rows = []
     for process, second in sorted(generator.items()):
         lag, cpu, pressure = second.get("lag_p99_ms"), second.get("cpu"), second.get("pressure")
-        text = f"loop lag p99 {'n/a' if lag is None else f'{lag:.1f} ms'}, CPU {(cpu or 0) * 100:.0f}%"
+        text = f"loop lag p99 {fixed(lag, 1, ' ms')}, CPU {percent(cpu or 0, 0)}"
         text += "" if pressure is None else f", CPU pressure {pressure * 100:.0f}%"
         rows.append(
             {
@@ -171,7 +167,7 @@ def _uptime_rows(tier: str, uptime: dict[str, Any] | None, decisions: list[dict]
         required = uptime["required"]
         ratio = uptime["ratio"]
         down = "; ".join(f"{d['start_s']:.1f}-{d['end_s']:.1f} s: {d['cause']}" for d in uptime["down"])
-        run = "n/a" if ratio is None else f"{ratio * 100:.3f}% of {uptime['judged_s']:g} s"
+        run = NA if ratio is None else f"{percent(ratio)} of {uptime['judged_s']:g} s"
         if ratio is not None and required is not None:
             run = f"{PASS_MARK if ratio >= required else FAIL_MARK} {run}"
         last = uptime["timeline"][-1:] or "-"
@@ -180,7 +176,7 @@ def _uptime_rows(tier: str, uptime: dict[str, Any] | None, decisions: list[dict]
             {
                 "tier": tier,
                 "figure": f"uptime ({uptime['window_s']:g} s windows)",
-                "target": "" if required is None else f">= {required * 100:.3f}%",
+                "target": "" if required is None else f">= {percent(required)}",
                 "window": window,
                 "run": run + (f"; down {down}" if down else ""),
             }

@@ -26,9 +26,10 @@ from tests.report_data import (
     table_row,
 )
 from trademate_load import gate
+from trademate_load.formatting import format_interval, format_rate
 from trademate_load.report import charts
 from trademate_load.report.console import render_console
-from trademate_load.report.html import format_interval, format_rate, render_html
+from trademate_load.report.html import render_html
 from trademate_load.sla_spec import DEFAULT_TOLERANCES
 
 

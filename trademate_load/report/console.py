@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from trademate_load.formatting import by_unit
 from trademate_load.losses import LOST_STATES, describe_lost
 from trademate_load.report.summary import decided_note
 from trademate_load.validity import health_line
@@ -31,18 +32,6 @@ _ROWS = (  # (label, how to read the figure from a tier's summary, check name or
 _RESULT = {"passed": "pass", "failed": "FAIL", "not_measured": "not measured", "inconclusive": "inconclusive"}
 
 
-def _value(value: Any, unit: str) -> str:
-    if value is None:
-        return "n/a"
-    if unit == "%":
-        return f"{value * 100:.3f}%"
-    if unit == "ms":
-        return f"{value:.2f} ms"
-    if unit == "rps":
-        return f"{value:.1f}"
-    return str(value)
-
-
 def verdict_line(exit_code: int, verdict: str | None = None) -> str:
     """``SLA breached (exit 1)``: the exit code and what it means (an inconclusive verdict says so)."""
     if verdict == "inconclusive":
@@ -68,16 +57,16 @@ def render_console(summary: dict[str, Any]) -> str:
         lines.append("-" * len(header))
         for label, read, check_name, unit in _ROWS:
             check = checks.get(check_name) if check_name else None
-            target = f"{check['op']} {_value(check['limit'], unit)}" if check else ""
+            target = f"{check['op']} {by_unit(check['limit'], unit)}" if check else ""
             result = _RESULT[check["status"]] if check else ""
-            lines.append(f"{label:<16} {_value(read(t), unit):>14} {target:>14}  {result}".rstrip())
+            lines.append(f"{label:<16} {by_unit(read(t), unit):>14} {target:>14}  {result}".rstrip())
         lines += render_uptime(t.get("uptime"))
         for c in t["checks"]:
             if c.get("endpoint"):
                 unit = "%" if c["name"] == "success_rate" else "ms"
                 lines.append(
-                    f"{c['endpoint']} {c['name']}: {_value(c['actual'], unit)} "
-                    f"(target {c['op']} {_value(c['limit'], unit)}) {_RESULT[c['status']]}"
+                    f"{c['endpoint']} {c['name']}: {by_unit(c['actual'], unit)} "
+                    f"(target {c['op']} {by_unit(c['limit'], unit)}) {_RESULT[c['status']]}"
                 )
     if summary.get("scalability"):
         lines += ["", render_scalability(summary["scalability"])]
@@ -138,8 +127,8 @@ def render_scalability(section: dict[str, Any]) -> str:
         steps = result["steps"]
         cells = {
             "load": [f"{s['load_pct']:.0f}%" for s in steps],
-            "req/s": [f"{_value(s['achieved_rps'], 'rps')}/{s['offered_rps']:g}" for s in steps],
-            "p95": [_value(s["latency_ms"]["p95"], "ms") for s in steps],
+            "req/s": [f"{by_unit(s['achieved_rps'], 'rps')}/{s['offered_rps']:g}" for s in steps],
+            "p95": [by_unit(s["latency_ms"]["p95"], "ms") for s in steps],
         }
         width = max(len(cell) for column in cells.values() for cell in column) + 2
         for label, column in cells.items():
@@ -171,8 +160,8 @@ def render_baseline(comparison: dict[str, Any]) -> str:
             unit = _BASELINE_UNITS.get(name, "ms")
             flag = "  REGRESSED" if figure["regressed"] else ""
             lines.append(
-                f"{scope[:44]:<44} {name:<13} {_value(figure['baseline'], unit):>12} "
-                f"{_value(figure['current'], unit):>12} {_delta(figure, unit):>20}{flag}"
+                f"{scope[:44]:<44} {name:<13} {by_unit(figure['baseline'], unit):>12} "
+                f"{by_unit(figure['current'], unit):>12} {_delta(figure, unit):>20}{flag}"
             )
     lines += [f"note: {note}" for note in comparison["notes"]]
     regressions = comparison["regressions"]

@@ -10,14 +10,23 @@ from __future__ import annotations
 
 import base64
 import functools
-import math
-import numbers
 from collections.abc import Mapping
 from pathlib import Path
 
 import jinja2
 import pandas as pd
 
+from trademate_load.formatting import (
+    DASH,
+    finite,
+    format_count,
+    format_interval,
+    format_ms,
+    format_number,
+    format_percent,
+    format_rate,
+    format_value,
+)
 from trademate_load.losses import LOST_STATES, describe_lost
 from trademate_load.report import charts
 from trademate_load.runinfo import RunInfo
@@ -52,8 +61,7 @@ ERRORS_ALT = "Failed requests per second, per tier; warm-up shaded"
 NOISY_ALT = "Premium p95 latency over time against the shared tier's requests per second (second axis)"
 GENERATOR_ALT = "Per load-generator process: loop lag p99 per second, its CPU share and the machine's CPU pressure"
 SCALABILITY_ALT = "p95 and p99 latency of each scalability step against its achieved requests per second, per tier"
-MISSING = "—"
-UNBOUNDED = "unbounded"
+MISSING = DASH
 
 
 def render_html(frame: pd.DataFrame, summary: dict, run: dict, pngs: Mapping[str, bytes] | None = None) -> str:
@@ -216,27 +224,19 @@ def check_row(check: Mapping) -> dict:
     }
 
 
-def format_interval(name: str, interval: object) -> str:
-    """A check's 95% interval as 'low – high' in its unit; a None end is unbounded; '' without one."""
-    if not isinstance(interval, list | tuple) or len(interval) != 2:
-        return ""
-    low, high = (UNBOUNDED if end is None else format_value(name, end) for end in interval)
-    return f"{low} – {high}"
-
-
 def budget_view(budget: Mapping | None, requests: object) -> dict | None:
     """A tier's error budget in the SLA window: failures allowed, used, share burned, whether it held."""
     if not budget:
         return None
-    burned = _finite(budget.get("burned"))
-    failures = _finite(budget.get("failures")) or 0
+    burned = finite(budget.get("burned"))
+    failures = finite(budget.get("failures")) or 0
     over = failures > 0 if burned is None else burned > 1
     return {
         "figures": [
-            ("allowed failures", format_number(_finite(budget.get("allowed")))),
+            ("allowed failures", format_number(finite(budget.get("allowed")))),
             ("used (failures)", format_count(budget.get("failures"))),
             ("burned", "∞ (no failures allowed)" if burned is None and failures else format_percent(burned)),
-            ("left", format_number(_finite(budget.get("left")))),
+            ("left", format_number(finite(budget.get("left")))),
             ("requests", format_count(requests)),
         ],
         "status": "failed" if over else "passed",
@@ -253,13 +253,13 @@ def generator_view(generator: Mapping | None, pngs: Mapping[str, bytes]) -> dict
         {
             "name": str(name),
             "lag": [format_number((p.get("lag_ms") or {}).get(key)) for key in ("p50", "p99", "max")],
-            "cpu": format_percent(_finite((p.get("cpu") or {}).get("mean"))),
-            "wait": format_percent(_finite((p.get("wait") or {}).get("mean"))),
-            "pressure": format_percent(_finite((p.get("pressure") or {}).get("mean"))),
-            "io": format_percent(_finite((p.get("io") or {}).get("mean"))),
-            "steal": format_percent(_finite((p.get("steal") or {}).get("mean"))),
+            "cpu": format_percent(finite((p.get("cpu") or {}).get("mean"))),
+            "wait": format_percent(finite((p.get("wait") or {}).get("mean"))),
+            "pressure": format_percent(finite((p.get("pressure") or {}).get("mean"))),
+            "io": format_percent(finite((p.get("io") or {}).get("mean"))),
+            "steal": format_percent(finite((p.get("steal") or {}).get("mean"))),
             "freeze": format_ms(p.get("freeze_max_ms")),
-            "unhealthy": f"{_finite(p.get('unhealthy_s')) or 0:,.0f} of {_finite(p.get('judged_s')) or 0:,.0f} s",
+            "unhealthy": f"{finite(p.get('unhealthy_s')) or 0:,.0f} of {finite(p.get('judged_s')) or 0:,.0f} s",
         }
         for name, p in generator["processes"].items()
     ]
@@ -288,13 +288,13 @@ def uptime_view(uptime: Mapping | None) -> dict | None:
     if not uptime:
         return None
     timeline = str(uptime.get("timeline") or "")
-    ratio, required = _finite(uptime.get("ratio")), _finite(uptime.get("required"))
+    ratio, required = finite(uptime.get("ratio")), finite(uptime.get("required"))
     down = [
         {
             "start": str(d.get("start", "")),
             "end": str(d.get("end", "")),
-            "offset": f"{_finite(d.get('start_s')) or 0:,.1f}–{_finite(d.get('end_s')) or 0:,.1f} s",
-            "length": _seconds((_finite(d.get("end_s")) or 0) - (_finite(d.get("start_s")) or 0)),
+            "offset": f"{finite(d.get('start_s')) or 0:,.1f}–{finite(d.get('end_s')) or 0:,.1f} s",
+            "length": _seconds((finite(d.get("end_s")) or 0) - (finite(d.get("start_s")) or 0)),
             "cause": str(d.get("cause") or ""),
         }
         for d in uptime.get("down") or []
@@ -336,16 +336,16 @@ def scalability_view(section: Mapping | None, pngs: Mapping[str, bytes]) -> dict
         rows = []
         for step in tier.get("steps") or []:
             latency = step.get("latency_ms") or {}
-            ratio = _finite(step.get("ratio"))
+            ratio = finite(step.get("ratio"))
             rows.append(
                 {
                     "step": format_count(step.get("step")),
                     "users": format_count(step.get("users")),
-                    "load": format_percent(_finite(step.get("load_pct")), scale=1),
+                    "load": format_percent(finite(step.get("load_pct")), scale=1),
                     "offered": format_number(step.get("offered_rps")),
                     "achieved": format_number(step.get("achieved_rps")),
                     "ratio": format_percent(ratio),
-                    "short": ratio is not None and ratio < (_finite(section.get("linear_ratio")) or 0),
+                    "short": ratio is not None and ratio < (finite(section.get("linear_ratio")) or 0),
                     "latency": [format_number(latency.get(key)) for key in ("p50", "p95", "p99")],
                     "failures": format_count(step.get("failures")),
                 }
@@ -354,7 +354,7 @@ def scalability_view(section: Mapping | None, pngs: Mapping[str, bytes]) -> dict
         tiers.append({"name": name, "rows": rows, "statements": [text for text in statements if text]})
     return {
         "tiers": tiers,
-        "settle_s": f"{_finite(section.get('settle_s')) or 0:g}",
+        "settle_s": f"{finite(section.get('settle_s')) or 0:g}",
         "basis": str(section.get("latency_basis") or ""),
         "chart": _image(pngs.get(charts.SCALABILITY_CHART), SCALABILITY_ALT),
     }
@@ -381,56 +381,6 @@ def error_row(error: Mapping) -> dict:
         "error": str(error.get("error") or ""),
         "count": format_count(error.get("count")),
     }
-
-
-def format_value(name: str, value: object) -> str:
-    """A check's limit or actual, in the unit its name implies (share as percent, ms, or plain)."""
-    if name.endswith(("_rate", "compliance", "uptime")):
-        return format_rate(value)
-    if name.endswith("_ms") or "_ms_" in name:
-        return format_ms(value)
-    return format_number(value)
-
-
-def format_number(value: object) -> str:
-    """A figure with precision by magnitude: 2 decimals under 10, 1 under 1000, none above; — if missing."""
-    number = _finite(value)
-    if number is None:
-        return MISSING
-    if isinstance(value, numbers.Integral):
-        return f"{int(value):,}"
-    decimals = 2 if abs(number) < 10 else 1 if abs(number) < 1000 else 0
-    return f"{number:,.{decimals}f}"
-
-
-def format_ms(value: object) -> str:
-    """A latency in milliseconds, or — when not measured."""
-    text = format_number(value)
-    return text if text == MISSING else f"{text} ms"
-
-
-def format_rate(value: object) -> str:
-    """A share as a percentage with up to 3 decimals; never shows 100% for a share below 1."""
-    number = _finite(value)
-    if number is None:
-        return MISSING
-    text = f"{number * 100:.3f}".rstrip("0").rstrip(".")
-    if text == "100" and number < 1:
-        return ">99.999%"
-    return f"{text}%"
-
-
-def format_percent(value: float | None, scale: float = 100) -> str:
-    """A ratio (or, with scale=1, a percentage) as a percentage with up to one decimal, or — when missing."""
-    if value is None:
-        return MISSING
-    return f"{value * scale:,.1f}".removesuffix(".0") + "%"
-
-
-def format_count(value: object) -> str:
-    """A count with thousands separators, or — when missing."""
-    number = _finite(value)
-    return MISSING if number is None else f"{round(number):,}"
 
 
 @functools.cache
@@ -465,14 +415,14 @@ def _baseline_rows(scope: Mapping) -> list[dict]:
     rows = []
     for name, figure in (scope.get("figures") or {}).items():
         rate = name == "success_rate"
-        delta = _finite(figure.get("delta"))
+        delta = finite(figure.get("delta"))
         if delta is None:
             delta_text = MISSING
         elif rate:
             delta_text = f"{delta * 100:+.3f} pp"
         else:
             delta_text = f"{delta:+,.2f}" + (" ms" if name.endswith("_ms") else "")
-        pct = _finite(figure.get("delta_pct"))
+        pct = finite(figure.get("delta_pct"))
         rows.append(
             {
                 "scope": label,
@@ -492,8 +442,8 @@ def _tolerance(tolerance: Mapping | None, name: str) -> str:
     """A figure's tolerance: 'worse by > 20% and > 2 ms', or — when not gated."""
     if not tolerance:
         return MISSING
-    parts = [f"{tolerance['pct']:g}%"] if _finite(tolerance.get("pct")) is not None else []
-    absolute = _finite(tolerance.get("abs"))
+    parts = [f"{tolerance['pct']:g}%"] if finite(tolerance.get("pct")) is not None else []
+    absolute = finite(tolerance.get("abs"))
     if absolute is not None:
         unit = " pp" if name == "success_rate" else " ms" if name.endswith("_ms") else ""
         parts.append(f"{absolute * 100 if name == 'success_rate' else absolute:g}{unit}")
@@ -513,28 +463,17 @@ def _tier_load(tier: Mapping) -> str:
 
 def _run_seconds(info: RunInfo) -> float | None:
     """Wall-clock length of the run from run.json's timestamps."""
-    started, ended = _finite(info.started_ts), _finite(info.ended_ts)
+    started, ended = finite(info.started_ts), finite(info.ended_ts)
     return None if started is None or ended is None else ended - started
 
 
 def _seconds(value: object) -> str | None:
     """A duration in seconds for display, or None when missing."""
-    number = _finite(value)
+    number = finite(value)
     return None if number is None else f"{number:,.1f} s"
 
 
 def _plain(value: object, unit: str) -> str | None:
     """A number with its unit, or None when missing."""
-    number = _finite(value)
+    number = finite(value)
     return None if number is None else f"{format_number(value)} {unit}"
-
-
-def _finite(value: object) -> float | None:
-    """value as a finite float, or None (missing, NaN, infinite or not a number)."""
-    if isinstance(value, bool):
-        return None
-    try:
-        number = float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return None
-    return number if math.isfinite(number) else None

@@ -5,11 +5,8 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from typing import Any
 
+from trademate_load.formatting import significant
 from trademate_load.losses import describe_lost, lost_workers
-
-
-def _fmt(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:.6g}"
 
 
 def render_junit(summary: dict[str, Any]) -> str:
@@ -23,7 +20,8 @@ def render_junit(summary: dict[str, Any]) -> str:
         for check in checks:
             name = check["name"] + (f" [{check['endpoint']}]" if check.get("endpoint") else "")
             case = ET.SubElement(suite, "testcase", classname=f"trademate.sla.{tier}", name=name, time="0")
-            text = f"{check['name']} = {_fmt(check['actual'])}, required {check['op']} {_fmt(check['limit'])}"
+            text = f"{check['name']} = {significant(check['actual'])}, required {check['op']} "
+            text += significant(check["limit"])
             if check["name"] == "uptime" and figures.get("uptime"):
                 text += "".join(
                     f"; down {d['start_s']:.1f}-{d['end_s']:.1f} s after the start ({d['start']}): {d['cause']}"
@@ -108,7 +106,7 @@ def _baseline_suite(root: ET.Element, comparison: dict[str, Any]) -> tuple[int, 
                 suite, "testcase", classname=f"trademate.baseline.{row['tier']}", name=f"{scope} {name}", time="0"
             )
             text = (
-                f"{name}: {_fmt(figure['current'])} now, {_fmt(figure['baseline'])} in baseline "
+                f"{name}: {significant(figure['current'])} now, {significant(figure['baseline'])} in baseline "
                 f"{comparison['run_id']} (tolerance {figure['tolerance']})"
             )
             if figure["regressed"]:
