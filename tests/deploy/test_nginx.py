@@ -1,6 +1,6 @@
-"""deploy/nginx/trademate.conf: `nginx -t`, its figures against the manifests, and a real nginx routing to stub tiers.
+"""deploy/nginx/trademate.conf in a real nginx routing to stub tiers.
 
-The functional tests start nginx on a free loopback port with the upstream servers rewritten to two stub APIs
+The tests start nginx on a free loopback port with the upstream servers rewritten to two stub APIs
 (stub_upstream.py, one per tier) and check routing by X-User-Tier, keep-alive on both sides, gzip, headers
 passed through, /metrics kept inside, and the access log. Nothing leaves 127.0.0.1.
 """
@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import gzip
 import json
-import os
 import re
-import shutil
 import socket
 import subprocess
 import sys
@@ -24,167 +22,8 @@ from http.client import HTTPConnection, HTTPResponse
 from pathlib import Path
 
 import pytest
-import yaml
 
-from tests.services import require
-
-ROOT = Path(__file__).resolve().parents[2]
-NGINX_CONF = ROOT / "deploy" / "nginx" / "trademate.conf"
-PERFORMANCE = ROOT / "deploy" / "performance-config.yaml"
-STUB = Path(__file__).with_name("stub_upstream.py")
-PLACEHOLDERS = {"shared": "127.0.0.1:8001", "premium": "127.0.0.1:8002"}
-LISTEN = "listen 8080"
-TIMEOUTS = ("proxy_connect_timeout", "proxy_send_timeout", "proxy_read_timeout")
-START_TIMEOUT_S = 5.0
-
-_TOKEN = re.compile(r"""\s+|#[^\n]*|"((?:[^"\\]|\\.)*)"|'((?:[^'\\]|\\.)*)'|([{};])|([^\s{};"']+)""")
-_DURATION = re.compile(r"^(\d+)(ms|s|m|h)?$")
-_SECONDS = {"ms": 0.001, "s": 1, None: 1, "m": 60, "h": 3600}
-
-
-# A small nginx.conf reader: enough structure to find a directive in its context.
-
-
-@dataclass
-class Directive:
-    name: str
-    args: list[str]
-    block: list[Directive] | None = None
-
-    def find(self, name: str, *args: str) -> Directive:
-        found = [d for d in self.block or [] if d.name == name and tuple(d.args[: len(args)]) == args]
-        assert len(found) == 1, f"expected one `{name} {' '.join(args)}` in `{self.name}`, found {len(found)}"
-        return found[0]
-
-    def value(self, name: str) -> str:
-        (value,) = self.find(name).args
-        return value
-
-    def all(self, name: str) -> list[Directive]:
-        return [d for d in self.block or [] if d.name == name]
-
-
-def parse_nginx(text: str) -> Directive:
-    """The configuration as a tree of directives under a synthetic ``main`` block."""
-    stack = [Directive("main", [], [])]
-    words: list[str] = []
-    for match in _TOKEN.finditer(text):
-        double, single, punct, word = match.groups()
-        if word is not None or double is not None or single is not None:
-            words.append(next(part for part in (double, single, word) if part is not None))
-        elif punct == ";":
-            stack[-1].block.append(Directive(words[0], words[1:]))
-            words = []
-        elif punct == "{":
-            child = Directive(words[0], words[1:], [])
-            stack[-1].block.append(child)
-            stack.append(child)
-            words = []
-        elif punct == "}":
-            assert not words, f"unterminated directive {words}"
-            stack.pop()
-    assert len(stack) == 1 and not words, "unbalanced braces"
-    return stack[0]
-
-
-def seconds(duration: str) -> float:
-    number, unit = _DURATION.match(duration).groups()
-    return int(number) * _SECONDS[unit]
-
-
-CONF = parse_nginx(NGINX_CONF.read_text(encoding="utf-8"))
-HTTP = CONF.find("http")
-SERVER = HTTP.find("server")
-TIER_LOCATIONS = {"shared": SERVER.find("location", "/"), "premium": SERVER.find("location", "@premium")}
-
-
-# Static checks: no nginx needed.
-
-
-def test_tier_routing_map_and_upstreams():
-    routing = HTTP.find("map", "$http_x_user_tier", "$tier_upstream")
-    assert {d.name: d.args for d in routing.block} == {
-        "default": ["trademate_shared"],
-        "~*^premium$": ["trademate_premium"],
-    }
-    for tier, placeholder in PLACEHOLDERS.items():
-        upstream = HTTP.find("upstream", f"trademate_{tier}")
-        assert [d.args[0] for d in upstream.all("server")] == [placeholder]
-        assert int(upstream.value("keepalive")) > 0
-        assert TIER_LOCATIONS[tier].value("proxy_pass") == f"http://trademate_{tier}"
-
-
-def test_upstream_keep_alive_headers_are_inherited_everywhere():
-    assert HTTP.value("proxy_http_version") == "1.1"
-    assert HTTP.find("proxy_set_header", "Connection").args == ["Connection", ""]
-    # A location that sets any proxy_set_header would drop every inherited one, Connection "" included.
-    for location in SERVER.all("location"):
-        assert not location.all("proxy_set_header"), location.args
-
-
-def test_premium_proxy_timeouts_are_tighter():
-    for timeout in TIMEOUTS:
-        shared, premium = (seconds(TIER_LOCATIONS[tier].value(timeout)) for tier in ("shared", "premium"))
-        assert premium < shared, timeout
-
-
-def test_gzip_and_access_log():
-    assert HTTP.value("gzip") == "on"
-    assert "application/json" in HTTP.find("gzip_types").args
-    log_format = "".join(HTTP.find("log_format", "trademate").args[1:])
-    assert "$upstream_response_time" in log_format and "$tier_upstream" in log_format
-    assert HTTP.find("access_log").args[:2] == ["/dev/stdout", "trademate"]
-
-
-def test_metrics_are_not_exposed():
-    assert SERVER.find("location", "=", "/metrics").find("deny", "all")
-
-
-def test_figures_match_the_performance_configmap():
-    settings = next(
-        doc["data"]
-        for doc in yaml.safe_load_all(PERFORMANCE.read_text(encoding="utf-8"))
-        if doc["kind"] == "ConfigMap" and doc["metadata"]["name"] == "trademate-performance"
-    )
-    in_conf = {
-        "nginx.client_keepalive_timeout": HTTP.value("keepalive_timeout"),
-        "nginx.client_keepalive_requests": HTTP.value("keepalive_requests"),
-        "nginx.gzip_min_length": HTTP.value("gzip_min_length"),
-    }
-    for tier, location in TIER_LOCATIONS.items():
-        upstream = HTTP.find("upstream", f"trademate_{tier}")
-        assert upstream.value("keepalive") == settings["nginx.upstream_keepalive"]
-        assert upstream.value("keepalive_timeout") == settings["nginx.upstream_keepalive_timeout"]
-        in_conf |= {f"nginx.{tier}.{timeout}": location.value(timeout) for timeout in TIMEOUTS}
-    nginx_settings = {key: value for key, value in settings.items() if key.startswith("nginx.")}
-    assert nginx_settings.keys() - {"nginx.upstream_keepalive", "nginx.upstream_keepalive_timeout"} == in_conf.keys()
-    assert {key: nginx_settings[key] for key in in_conf} == in_conf
-    # The proxy gives up only after the API's own request timeout has had its chance to answer.
-    for tier, location in TIER_LOCATIONS.items():
-        assert seconds(location.value("proxy_read_timeout")) * 1000 > int(settings[f"{tier}.request_timeout_ms"])
-
-
-# With a real nginx.
-
-
-@pytest.fixture(scope="module")
-def nginx() -> str:
-    """The nginx binary; absent, the test is skipped on a workstation and fails in CI."""
-    found = shutil.which("nginx") or next((path for path in ("/usr/sbin/nginx",) if os.access(path, os.X_OK)), None)
-    require(found, "nginx is not installed", "`make test` as root installs it (apt-get install nginx-light)")
-    return found
-
-
-def test_config_passes_nginx_t(nginx, tmp_path):
-    result = subprocess.run(
-        [nginx, "-t", "-p", str(tmp_path), "-e", "stderr", "-c", str(NGINX_CONF), "-g", f"pid {tmp_path}/nginx.pid;"],
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
-    assert result.returncode == 0, result.stderr
-    assert "test is successful" in result.stderr
-    assert "[warn]" not in result.stderr and "[alert]" not in result.stderr, result.stderr
+from tests.deploy.nginx_conf import LISTEN, NGINX_CONF, PLACEHOLDERS, START_TIMEOUT_S, STUB
 
 
 def free_port() -> int:

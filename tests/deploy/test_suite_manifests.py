@@ -1,7 +1,8 @@
 """The suite's Kubernetes manifests: the profiles ConfigMap against profiles/, and how master, workers and the
 performance-validation Job are wired to each other, to the API Services, to the image and to the Secret.
 
-Schema validation (strict, against the Kubernetes schemas) happens in test_manifests.py, which lists these files.
+Schema validation (strict, against the Kubernetes schemas) happens in test_manifests.py, over the files k8s_manifests.py
+lists.
 """
 
 from __future__ import annotations
@@ -78,8 +79,9 @@ def in_cluster_service(host: str) -> tuple[dict, int]:
 
 
 def test_every_manifest_in_deploy_is_validated():
-    """test_manifests.py validates the files of its MANIFESTS strictly: every deploy/*.yaml must be among them."""
-    source = ast.parse(Path(__file__).with_name("test_manifests.py").read_text(encoding="utf-8"))
+    """test_manifests.py validates the files of MANIFESTS (k8s_manifests.py) strictly: every deploy/*.yaml must be among
+    them."""
+    source = ast.parse(Path(__file__).with_name("k8s_manifests.py").read_text(encoding="utf-8"))
     (listed,) = (
         ast.literal_eval(node.value)
         for node in source.body
