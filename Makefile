@@ -50,10 +50,12 @@ api: $(VENV)
 	@mkdir -p var
 	$(PY) -m trademate_api --host 127.0.0.1 --port $(PORT) --credentials var/credentials.csv
 
+# scripts/test-deps.sh: as root, installs and starts what the tests need outside .venv (Chromium, promtool,
+# PostgreSQL, Redis, nginx); otherwise one line per cause says what will be skipped. Its environment reaches pytest.
 test: $(DEV)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(PY) -m pytest $(PYTEST_ARGS)
+	eval "$$(scripts/test-deps.sh)" && $(PY) -m pytest $(PYTEST_ARGS)
 
 lint: $(DEV)
 	$(VENV)/bin/ruff check .

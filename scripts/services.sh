@@ -11,7 +11,7 @@ REDIS_PREMIUM_PORT=6391
 need=()
 command -v pg_ctlcluster >/dev/null || need+=(postgresql)
 command -v redis-server >/dev/null || need+=(redis-server)
-command -v nginx >/dev/null || need+=(nginx-light)
+command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || need+=(nginx)
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing ${need[*]}" >&2
   apt-get update -qq >&2
@@ -27,7 +27,7 @@ fi
 read -r pg_version pg_name <<<"$cluster"
 conf_dir="/etc/postgresql/$pg_version/$pg_name"
 sed -i "s/^#\?listen_addresses.*/listen_addresses = '127.0.0.1'/" "$conf_dir/postgresql.conf"
-pg_ctlcluster "$pg_version" "$pg_name" start >&2 2>/dev/null || true
+pg_ctlcluster "$pg_version" "$pg_name" start >/dev/null 2>&1 || true
 for _ in $(seq 1 50); do
   pg_isready -h 127.0.0.1 -p 5432 -q && break
   sleep 0.2
