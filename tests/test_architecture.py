@@ -11,6 +11,7 @@ module imported only inside a function counts too.
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -36,7 +37,6 @@ LAYERS: dict[str, set[str]] = {
         "report.html",
         "report.charts",
         "report.series",
-        "report.format",
     },
     # a run directory: samples and run.json in, the verdict and every report out
     "rundir": {"rundir"},
@@ -140,6 +140,21 @@ def test_every_module_of_the_suite_has_one_layer():
     assert set(MODULES) <= set(placed), (
         f"modules in no layer (add them to LAYERS): {sorted(set(MODULES) - set(placed))}"
     )
+    assert set(placed) <= set(MODULES), f"LAYERS names modules that do not exist: {sorted(set(placed) - set(MODULES))}"
+
+
+def test_docs_architecture_draws_the_same_layers():
+    """docs/architecture.md's table of layers lists each layer's modules as LAYERS does, bottom up."""
+    text = (ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")
+    section = text.split("## Layers", 1)[1].split("\n## ", 1)[0]
+    rows = re.findall(r"^\| (\w+) \| ([^|]+) \|", section, re.M)
+    drawn = {layer: set(re.findall(r"`([\w.]+)`", modules)) for layer, modules in rows if layer in LAYERS}
+    assert list(drawn) == list(LAYERS), f"docs/architecture.md's layers, bottom up: {list(drawn)}, not {list(LAYERS)}"
+    for layer, members in LAYERS.items():
+        assert drawn[layer] == members, (
+            f"docs/architecture.md, layer {layer}: missing {sorted(members - drawn[layer])}, "
+            f"not in it {sorted(drawn[layer] - members)}"
+        )
 
 
 @pytest.mark.parametrize("module", sorted(MODULES))
