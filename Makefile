@@ -67,7 +67,8 @@ format: $(DEV)
 
 # Benchmarks (docs/benchmarks.md; figures printed beside each script's goals): the reference API's backends, the
 # load generator's cost and accuracy, memory over a soak (SOAK_TIME, default 3m; 60m for the hour), the distributed
-# master, the report, the early decisions' false-abort and miss rates on simulated runs.
+# master, the report, the sample record's path to Parquet and back, the early decisions' false-abort and miss rates
+# on simulated runs.
 SOAK_TIME ?= 3m
 bench: $(VENV)
 	$(PY) scripts/bench.py
@@ -75,6 +76,7 @@ bench: $(VENV)
 	$(PY) scripts/bench_soak.py --run-time $(SOAK_TIME)
 	$(PY) scripts/bench_distributed.py
 	$(PY) scripts/bench_report.py
+	$(PY) scripts/bench_samples.py
 	$(PY) scripts/bench_decisions.py
 
 # SLA validation probe (docs/ci.md, "SLA validation probe"): ITERATIONS (default 100), CONCURRENCY, INTERVAL and COUNT
