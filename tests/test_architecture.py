@@ -27,7 +27,19 @@ LAYERS: dict[str, set[str]] = {
     # what a run records: the sample record, its Parquet store and frames; the generator's health rows; run.json
     "record": {"record", "errors", "store", "frame", "health", "runinfo"},
     # the judgement: SLA checks, uptime, early decisions, validity, the baseline gate, scalability, findings
-    "judgement": {"sla", "uptime", "decisions", "validity", "gate", "scalability", "plan", "simulation", "losses"},
+    "judgement": {
+        "sla_checks",
+        "sla_figures",
+        "sla",
+        "uptime",
+        "decisions",
+        "validity",
+        "gate",
+        "scalability",
+        "plan",
+        "simulation",
+        "losses",
+    },
     # pure renderers of a judged run
     "report": {
         "report",

@@ -32,7 +32,7 @@ from trademate_load.live_tail import Batch, BufferTail
 from trademate_load.live_watch import check_end
 from trademate_load.profile import Profile
 from trademate_load.record import SampleBuffer
-from trademate_load.sla import latency_stats
+from trademate_load.sla_figures import latency_stats
 from trademate_load.uptime import RunningUptime, Uptime, UptimeRule
 
 SETTLE_S = 1.0  # the window ends this long before now (requests in flight)

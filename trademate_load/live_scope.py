@@ -19,7 +19,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from trademate_load.sla import Check, error_budget, latency_stats
+from trademate_load.sla_checks import Check
+from trademate_load.sla_figures import error_budget, latency_stats
 from trademate_load.stats import weighted_quantiles
 
 if TYPE_CHECKING:
@@ -80,7 +81,8 @@ class RunTally:
         self.counts = np.insert(self.counts, at[~known], counts[~known])
 
     def latency_ms(self) -> dict[str, float | None]:
-        """mean, p50, p95, p99 and max as :func:`trademate_load.sla.latency_stats` gives them (to the microsecond)."""
+        """mean, p50, p95, p99 and max as :func:`trademate_load.sla_figures.latency_stats` gives them (to the
+        microsecond)."""
         if not self.requests:
             return latency_stats(np.empty(0))
         p50, p95, p99 = weighted_quantiles(self.values_us, self.counts, (0.50, 0.95, 0.99))

@@ -28,7 +28,8 @@ from trademate_load.report.html import render_html
 from trademate_load.report.junit import render_junit
 from trademate_load.report.summary import SCHEMA, build_summary
 from trademate_load.runinfo import RunInfo, as_json, read_run_json, write_json, write_run_json
-from trademate_load.sla import Window, evaluate
+from trademate_load.sla import evaluate
+from trademate_load.sla_figures import Window
 from trademate_load.sla_spec import Sla, parse_sla
 from trademate_load.store import write_parquet
 

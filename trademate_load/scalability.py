@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from trademate_load.runinfo import RunInfo
-from trademate_load.sla import basis_column, latency_stats
+from trademate_load.sla_figures import basis_column, latency_stats
 
 SETTLE_S = 2.0
 LINEAR_RATIO = 0.95

@@ -22,7 +22,8 @@ from tests.live_data import (
 from tests.synthetic import T0, frame_of
 from trademate_load.live import LiveBoard
 from trademate_load.record import SampleBuffer
-from trademate_load.sla import Window, evaluate
+from trademate_load.sla import evaluate
+from trademate_load.sla_figures import Window
 from trademate_load.sla_spec import Sla, TierSla
 
 

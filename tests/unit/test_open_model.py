@@ -16,7 +16,8 @@ from trademate_load.config import ConfigError
 from trademate_load.credentials import Account, AccountPool
 from trademate_load.profile import PROFILES_DIR, TierLoad, load_profile
 from trademate_load.report.summary import build_summary
-from trademate_load.sla import Window, dropped_in, evaluate
+from trademate_load.sla import evaluate
+from trademate_load.sla_figures import Window, dropped_in
 from trademate_load.users import OpenPremiumTierUser, TierUser
 from trademate_load.verdict import EXIT_BREACH, EXIT_PASS
 

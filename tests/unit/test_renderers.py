@@ -9,7 +9,8 @@ from tests.synthetic import LOADS, SLA, T0, frame_of
 from trademate_load.report.console import render_console
 from trademate_load.report.junit import render_junit
 from trademate_load.report.summary import SCHEMA, build_summary
-from trademate_load.sla import Window, evaluate
+from trademate_load.sla import evaluate
+from trademate_load.sla_figures import Window
 
 RUN = {
     "run_id": "r1",

@@ -6,7 +6,8 @@ import pytest
 
 from tests.synthetic import LOADS, PREMIUM, SLA, T0, frame_of
 from trademate_load.profile import TierLoad
-from trademate_load.sla import Window, evaluate
+from trademate_load.sla import evaluate
+from trademate_load.sla_figures import Window
 from trademate_load.sla_spec import Sla
 from trademate_load.verdict import EXIT_BREACH, EXIT_NO_DATA, EXIT_PASS
 

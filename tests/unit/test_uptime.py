@@ -12,7 +12,8 @@ from tests.synthetic import T0, frame_of
 from trademate_load.profile import TierLoad, load_profile
 from trademate_load.report.console import render_console
 from trademate_load.rundir import render_reports
-from trademate_load.sla import Window, evaluate
+from trademate_load.sla import evaluate
+from trademate_load.sla_figures import Window
 from trademate_load.sla_spec import Sla, TierSla
 from trademate_load.uptime import (
     DOWN,

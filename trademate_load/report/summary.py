@@ -6,7 +6,9 @@ import math
 from datetime import UTC, datetime
 from typing import Any
 
-from trademate_load.sla import Check, TierResult, Verdict
+from trademate_load.sla import Verdict
+from trademate_load.sla_checks import Check
+from trademate_load.sla_figures import TierResult
 from trademate_load.verdict import EXIT_BREACH, EXIT_PASS, with_finding
 
 SCHEMA = "trademate-load/summary/1"
