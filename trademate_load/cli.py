@@ -84,9 +84,6 @@ def _report(run_dir: Path, baseline: Path | None) -> int:
     except FileNotFoundError as exc:
         print(f"error: {run_dir}: missing {Path(exc.filename).name}", file=sys.stderr)
         return EXIT_INVALID
-    except SamplesFileError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_INVALID
     if baseline is not None:
         run = {**run, "baseline": str(baseline), "baseline_summary": read_summary(baseline)}
     summary = render_reports(run_dir, frame, run)
@@ -144,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "plan":
             return _plan(args.profile, args.run_time)
         return _validate(args.profile)
-    except ConfigError as exc:
+    except (ConfigError, SamplesFileError) as exc:  # bad input: a profile, SLA file or run directory
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_INVALID
     except OSError as exc:
