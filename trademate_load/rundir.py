@@ -19,7 +19,7 @@ from typing import Any
 
 import pandas as pd
 
-from trademate_load import gate, losses, scalability, validity
+from trademate_load import gate, losses, scalability, validity_verdict
 from trademate_load.config import ConfigError
 from trademate_load.frame import read_parquet
 from trademate_load.profile import TierLoad, scheduled_requests
@@ -94,7 +94,7 @@ def judge(frame: pd.DataFrame, run: RunInfo | dict[str, Any]) -> dict[str, Any]:
     run = info.to_json()
     inputs = run_inputs(info)
     summary = losses.apply(build_summary(evaluate(frame, *inputs), run), info.workers)
-    summary = validity.apply(summary, frame, run, inputs)
+    summary = validity_verdict.apply(summary, frame, run, inputs)
     summary["scalability"] = scalability.analyze(frame, info)
     if info.baseline_summary:
         comparison = gate.compare(summary, info.baseline_summary, gate.tolerances_from(info.settings))

@@ -1,4 +1,5 @@
-"""Did the run measure its target, or its own load generator? The validity verdict (docs/verdict.md, "Validity").
+"""Did the run measure its target, or its own load generator? The validity rules and the counterfactual verdict
+(docs/verdict.md, "Validity").
 
 Each process's health rows (:mod:`trademate_load.health`) say, second by second, whether the generator could send
 on time. A second is **unhealthy** for the generator when its loop lag p99 passes ``LAG_P99_MS``, the process froze
@@ -17,15 +18,13 @@ A failed verdict is put to a counterfactual, the same SLA engine on what the gen
   is left out: the target shared that CPU;
 - arrivals dropped, and windows that sent nothing, in an unhealthy second are not held against the target.
 
-If no check fails any more, every failure is one the generator could explain: the verdict is ``invalid`` (exit 3),
-never ``fail``. If a check still fails, the target breached on its own time: ``fail`` stands. A run that sent
-less than ``RATE_TOLERANCE`` of its profile's rate cannot pass: a pass or an inconclusive verdict becomes
-``invalid``. Pure: plain values and frames in, plain values out; nothing here imports locust.
+What the verdict then becomes is decided in :mod:`trademate_load.validity_verdict`; summary.json's ``generator``
+section is built in :mod:`trademate_load.validity_figures` and put into words in :mod:`trademate_load.validity_text`.
+Pure: plain values and frames in, plain values out; nothing here imports locust.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -34,12 +33,8 @@ from urllib.parse import urlparse
 import numpy as np
 import pandas as pd
 
-from trademate_load.formatting import fixed, percent
 from trademate_load.health import COLUMNS
-from trademate_load.profile import TierLoad, scheduled_requests
 from trademate_load.sla import evaluate
-from trademate_load.stats import exact_quantiles
-from trademate_load.verdict import EXIT_BREACH, EXIT_NO_DATA, EXIT_PASS
 
 LAG_P99_MS = 20.0  # quiet here at 1,500 req/s: 1-9 ms a second; starved beside four busy loops: 85-150 ms
 FREEZE_MS = 50.0  # a native thread's 0.1 s sleep this late: the process stood still
@@ -184,7 +179,7 @@ def unhealthy_spans(health: Mapping[str, Health], loopback: bool = False) -> lis
     ]
 
 
-def _overlapping(spans: list[tuple[float, float]], start: float, end: float) -> bool:
+def overlapping(spans: list[tuple[float, float]], start: float, end: float) -> bool:
     return any(s < end and e > start for s, e in spans)
 
 
@@ -194,204 +189,10 @@ def judge_counterfactual(frame: pd.DataFrame, run: Mapping[str, Any], health: Ma
     tiers, sla, window, basis, strict, dropped, scheduled = inputs
     spans = unhealthy_spans(health, is_loopback(run.get("host")))
     dropped = {
-        tier: [[s, n] for s, n in seconds if not _overlapping(spans, s, s + 1)] for tier, seconds in dropped.items()
+        tier: [[s, n] for s, n in seconds if not overlapping(spans, s, s + 1)] for tier, seconds in dropped.items()
     }
     scheduled = {
-        tier: (lambda a, b, f=schedule: 0.0 if _overlapping(spans, a, b) else f(a, b))
+        tier: (lambda a, b, f=schedule: 0.0 if overlapping(spans, a, b) else f(a, b))
         for tier, schedule in scheduled.items()
     }
     return evaluate(counterfactual(frame, run, health), tiers, sla, window, basis, strict, dropped, scheduled)
-
-
-def _stat(values: np.ndarray) -> dict[str, float | None]:
-    finite = values[np.isfinite(values)]
-    if not len(finite):
-        return {"mean": None, "max": None}
-    return {"mean": round(float(finite.mean()), 4), "max": round(float(finite.max()), 4)}
-
-
-def describe(frame: pd.DataFrame, run: Mapping[str, Any], health: Mapping[str, Health]) -> dict[str, Any]:
-    """summary.json's ``generator``: per process its figures over the judged time, per tier intended and achieved
-    req/s (``valid`` and ``reason`` are filled in by :func:`apply`)."""
-    start, end = run["started_ts"] + run["warmup_s"], run["ended_ts"]
-    duration = max(end - start, 1e-9)
-    loads = run["settings"]["tiers"]
-    stages = run["settings"].get("stages") or []
-    in_window = ((frame["ts"] >= start) & (frame["ts"] <= end)).to_numpy()
-    workers = frame["worker"].astype(str).to_numpy()
-    tier_of = frame["tier"].astype(str).to_numpy()
-    lateness_ms = (frame["ts"] - frame["intended_ts"]).to_numpy() * 1000.0
-    processes = {}
-    for process, h in health.items():
-        judged = h.in_window(start, end)
-        span = h.overlap_s(start, end)[judged]
-        c = {name: values[judged] for name, values in h.columns.items()}
-        tiers = {}
-        for tier, load in loads.items():
-            users = c.get(f"users_{tier}", np.zeros(0))
-            intended = float((users * span).sum() / duration) * load["rps"] / load["users"] if len(span) else 0.0
-            mine = in_window & (workers == process) & (tier_of == tier)
-            if not mine.any() and not intended:
-                continue
-            late = lateness_ms[mine]
-            p50, p99 = exact_quantiles(late, (0.50, 0.99)) if len(late) else (math.nan, math.nan)
-            tiers[tier] = {
-                "intended_rps": round(intended, 2),
-                "achieved_rps": round(int(mine.sum()) / duration, 2),
-                "lateness_ms": {"p50": _finite(p50), "p99": _finite(p99)},
-            }
-        processes[process] = {
-            "lag_ms": h.lag_ms,
-            "freeze_max_ms": _finite(np.nanmax(c["freeze_max_ms"], initial=0.0)),
-            "cpu": _stat(c["cpu"]),
-            "wait": _stat(c["wait"]),
-            "pressure": _stat(c["pressure"]),
-            "steal": _stat(c["steal"]),
-            "io": _stat(c["io"]),
-            "judged_s": round(float(span.sum()), 3),
-            "unhealthy_s": round(float(span[h.unhealthy[judged]].sum()), 3),
-            "machine_busy_s": round(float(span[h.machine_busy[judged]].sum()), 3),
-            "tiers": tiers,
-        }
-    spans = unhealthy_spans(health)
-    tiers = {}
-    for tier, load in loads.items():
-        intended = scheduled_requests(
-            TierLoad(**load), stages, tier, start - run["started_ts"], end - run["started_ts"]
-        )
-        seconds = (run.get("dropped") or {}).get(tier) or []
-        in_run = [(s, n) for s, n in seconds if start <= s + 0.5 <= end]
-        by_generator = sum(n for s, n in in_run if _overlapping(spans, s, s + 1))
-        sent = int((in_window & (tier_of == tier)).sum())
-        tiers[tier] = {
-            "intended_rps": round(intended / duration, 2),
-            "achieved_rps": round(sent / duration, 2),
-            "dropped_by_generator": by_generator,
-            "dropped_at_bound": sum(n for _, n in in_run) - by_generator,
-            # each user may lose the request it had in flight when the run stopped
-            "short": sent < RATE_TOLERANCE * intended - load["users"],
-        }
-    return {
-        "valid": None,
-        "reason": None,
-        "processes": processes,
-        "tiers": tiers,
-        "thresholds": {
-            "lag_p99_ms": LAG_P99_MS,
-            "freeze_ms": FREEZE_MS,
-            "cpu": CPU_SATURATED,
-            "pressure": PRESSURE_SHARE,
-            "steal": STEAL_SHARE,
-            "rate": RATE_TOLERANCE,
-        },
-    }
-
-
-def _finite(value: float) -> float | None:
-    return round(float(value), 3) if value is not None and math.isfinite(value) else None
-
-
-def health_line(generator: Mapping[str, Any]) -> str:
-    """``Load generator healthy: local loop lag p50 0.5 / p99 3.6 / max 73.6 ms, CPU 55% ...``: one line."""
-    if not generator.get("processes"):
-        return "Load generator: not measured (a run directory from before the monitor)"
-    parts = []
-    for process, p in generator["processes"].items():
-        lag = p["lag_ms"]
-        figures = [
-            f"loop lag p50 {fixed(lag['p50'], 1)} / p99 {fixed(lag['p99'], 1)} / max {fixed(lag['max'], 1)} ms",
-            f"CPU {percent(p['cpu']['mean'], 0)}",
-            f"waited for a CPU {percent(p['wait']['mean'], 0)}",
-            f"machine CPU pressure {percent(p['pressure']['mean'], 0)}",
-            f"steal {percent(p['steal']['mean'], 0)}",
-            f"I/O pressure {percent(p['io']['mean'], 0)}",
-        ]
-        unhealthy = f"{p['unhealthy_s']:.0f} of {p['judged_s']:.0f} s unhealthy"
-        parts.append(f"{process} {', '.join(figures)}; {unhealthy}")
-    rates = ", ".join(
-        f"{tier} {t['achieved_rps']:.1f} of {t['intended_rps']:g} req/s" for tier, t in generator["tiers"].items()
-    )
-    state = {True: "healthy", False: "INVALID", None: "measured"}[generator.get("valid")]
-    return f"Load generator {state}: " + "; ".join(parts) + f"; sent {rates}"
-
-
-def blame(generator: Mapping[str, Any], culprits: list[str]) -> str:
-    """The ``culprits`` with their figures, and what the run sent: ``load generator local unhealthy 25 of 25 s: loop
-    lag p99 152.5 ms (max 494.3), CPU 20%, waited for a CPU 80%, machine CPU pressure 85%, steal 1%; sent shared
-    401.2 of 1000 req/s, premium 200.4 of 500 req/s``."""
-    named = []
-    for process in culprits:
-        p = generator["processes"][process]
-        what = "load generator" if process in ("local", "master") else "load generator worker"
-        lag = p["lag_ms"]
-        busy = f" (its machine busy {p['machine_busy_s']:.0f} s)" if p["machine_busy_s"] else ""
-        named.append(
-            f"{what} {process} unhealthy {p['unhealthy_s']:.0f} of {p['judged_s']:.0f} s{busy}: loop lag p99 "
-            f"{fixed(lag['p99'], 1)} ms (max {fixed(lag['max'], 1)}), CPU {percent(p['cpu']['mean'], 0)}, "
-            f"waited for a CPU {percent(p['wait']['mean'], 0)}, machine CPU pressure "
-            f"{percent(p['pressure']['mean'], 0)}, steal {percent(p['steal']['mean'], 0)}, I/O pressure "
-            f"{percent(p['io']['mean'], 0)}"
-        )
-    sent = ", ".join(
-        f"{tier} {t['achieved_rps']:.1f} of {t['intended_rps']:g} req/s" for tier, t in generator["tiers"].items()
-    )
-    return "; ".join([*named, f"sent {sent}"]) if named else f"the load generator sent {sent}"
-
-
-def short_tiers(generator: Mapping[str, Any]) -> list[str]:
-    """Tiers that sent less than RATE_TOLERANCE of their intended rate (and a request a user, lost at the stop)."""
-    return [tier for tier, t in generator["tiers"].items() if t.get("short")]
-
-
-def explaining(frame, run, health: Mapping[str, Health], inputs, generator: Mapping[str, Any]) -> list[str] | None:
-    """The fewest processes (the unhealthiest first) without whose spoiled samples no check fails; None when even
-    all of them leave a check failing (the target breached on its own time)."""
-    ranked = sorted(
-        (p for p, figures in generator["processes"].items() if figures["unhealthy_s"] or figures["machine_busy_s"]),
-        key=lambda p: -(generator["processes"][p]["unhealthy_s"] + generator["processes"][p]["machine_busy_s"]),
-    )
-    for count in range(1, len(ranked) + 1):
-        chosen = {p: health[p] for p in ranked[:count]}
-        remaining = judge_counterfactual(frame, run, chosen, inputs)
-        if not any(check.status == "failed" for _, check in remaining.checks):
-            return ranked[:count]
-    return None
-
-
-def short_processes(generator: Mapping[str, Any]) -> list[str]:
-    """Processes that sent less than RATE_TOLERANCE of what their own users intended, in some tier."""
-    return [
-        process
-        for process, figures in generator["processes"].items()
-        if any(
-            t["intended_rps"] and t["achieved_rps"] < RATE_TOLERANCE * t["intended_rps"]
-            for t in figures["tiers"].values()
-        )
-    ]
-
-
-def apply(summary: dict[str, Any], frame: pd.DataFrame, run: Mapping[str, Any], inputs) -> dict[str, Any]:
-    """The summary with its ``generator`` section, and the verdict made ``invalid`` where the generator explains
-    every failure, or the run sent too little to pass."""
-    health = healths(run)
-    if not health:
-        return {**summary, "generator": {"valid": None, "reason": "not measured", "processes": {}, "tiers": {}}}
-    generator = describe(frame, run, health)
-    code, reason = summary["exit_code"], None
-    if code == EXIT_BREACH:
-        culprits = explaining(frame, run, health, inputs, generator)
-        if culprits is not None:
-            reason = f"{blame(generator, culprits)}; every failure is one it could have caused ({summary['reason']})"
-    if reason is None and short_tiers(generator) and code in (EXIT_PASS, EXIT_BREACH) and summary["verdict"] != "fail":
-        culprits = short_processes(generator) or [
-            p for p, figures in generator["processes"].items() if figures["unhealthy_s"]
-        ]
-        reason = (
-            f"{blame(generator, culprits)}: less than {RATE_TOLERANCE:.0%} of the profile's rate, so it cannot pass"
-        )
-    generator["valid"] = reason is None
-    generator["reason"] = reason or "the load generator kept up: it explains no failure"
-    summary = {**summary, "generator": generator}
-    if reason is None:
-        return summary
-    return {**summary, "verdict": "invalid", "exit_code": EXIT_NO_DATA, "reason": reason}

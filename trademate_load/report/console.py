@@ -7,7 +7,7 @@ from typing import Any
 from trademate_load.formatting import by_unit
 from trademate_load.losses import LOST_STATES, describe_lost
 from trademate_load.report.summary import decided_note
-from trademate_load.validity import health_line
+from trademate_load.validity_text import health_line
 from trademate_load.verdict import EXIT_MEANINGS
 
 _ROWS = (  # (label, how to read the figure from a tier's summary, check name or None, unit)
