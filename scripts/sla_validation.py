@@ -8,7 +8,8 @@ Each round sends --iterations requests to every endpoint of every tier (what the
 table (pass / FAIL / inconclusive per tier and endpoint) and writes --output as JSON (schema trademate-load/probe/1).
 Exit codes: 0 every SLA met (or inconclusive, unless --strict), 1 an SLA breached, 2 invalid input (arguments,
 SLA file, credentials file), 3 could not measure (target unreachable). With several rounds: 1 if any round
-breached, else 3 if any could not measure, else 0. The logic lives in trademate_load/probe.py.
+breached, else 3 if any could not measure, else 0. The logic lives in trademate_load/probe.py (sending a round),
+probe_rounds.py (judging and recording it) and probe_console.py (the table).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from trademate_load import probe  # noqa: E402
+from trademate_load import probe, probe_console, probe_rounds  # noqa: E402
 from trademate_load.config import ConfigError, read_yaml  # noqa: E402
 from trademate_load.credentials import read_credentials  # noqa: E402
 from trademate_load.launcher import LaunchError, check_host, reference_api  # noqa: E402
@@ -147,16 +148,16 @@ def run(args: argparse.Namespace) -> int:
         )
         count = args.count or (None if args.interval else 1)
         try:
-            for res in probe.rounds(settings, sla, accounts, args.interval or 0.0, count):
-                print(probe.render_table(res), flush=True)
-                data = probe.with_history(res, history, list(accounts))
+            for res in probe_rounds.rounds(settings, sla, accounts, args.interval or 0.0, count):
+                print(probe_console.render_table(res), flush=True)
+                data = probe_rounds.with_history(res, history, list(accounts))
                 if args.output:
                     write_output(Path(args.output), data)
         except KeyboardInterrupt:
             print(f"Interrupted after {len(history)} complete round(s)", file=sys.stderr, flush=True)
-    code = probe.overall_exit([h["exit_code"] for h in history])
+    code = probe_rounds.overall_exit([h["exit_code"] for h in history])
     if len(history) > 1:
-        print(probe.rounds_line(history), flush=True)
+        print(probe_console.rounds_line(history), flush=True)
     return code
 
 

@@ -78,11 +78,11 @@ LAYERS: dict[str, set[str]] = {
         "workers",
     },
     # the commands
-    "entry": {"__main__", "cli", "launcher", "probe"},
+    "entry": {"__main__", "cli", "launcher", "probe", "probe_rounds", "probe_console"},
 }
 # Parts that run outside Locust's processes: they load neither Locust nor gevent.
 NO_LOCUST_LAYERS = ("foundation", "spec", "record", "judgement", "report", "rundir")
-NO_LOCUST_MODULES = {"cli", "launcher", "probe"}
+NO_LOCUST_MODULES = {"cli", "launcher", "probe", "probe_rounds", "probe_console"}
 LOCUST_PACKAGES = {"locust", "gevent", "geventhttpclient", "flask"}
 # Parts the Locust processes import at start-up: they load neither pandas nor pyarrow (nor do the collector's
 # imports), so each worker stays small until it writes a run directory.

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from trademate_load.probe import round_states, rounds_line, uptime_over_rounds, with_history
+from trademate_load.probe_console import rounds_line
+from trademate_load.probe_rounds import round_states, uptime_over_rounds, with_history
 
 TIERS = ("premium", "shared")
 
