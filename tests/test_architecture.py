@@ -51,6 +51,10 @@ LAYERS: dict[str, set[str]] = {
         "report.junit",
         "report.html",
         "report.charts",
+        "report.chart_style",
+        "report.time_charts",
+        "report.distribution_charts",
+        "report.run_charts",
         "report.series",
     },
     # a run directory: samples and run.json in, the verdict and every report out
