@@ -196,10 +196,18 @@ class Suite:
             run.aborted = record
         else:
             run.decided = record
+        run.stopped_ts = time.time()
         if self.headless:
             self.environment.runner.quit()
         else:
             self.environment.runner.stop()
+
+    def stop_began(self) -> float | None:
+        """When the run in progress began to stop (its shape's end, an early end, or Locust's stopping event)."""
+        run = self.run
+        if run is not None and run.stopped_ts is None:
+            run.stopped_ts = time.time()
+        return None if run is None else run.stopped_ts
 
     def on_test_stop(self, **_kwargs) -> None:
         if self.run is not None and self.run.stopped_ts is None:

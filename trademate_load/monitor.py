@@ -9,15 +9,16 @@ describes).
   stalls whatever writes a log or a database, the target's or the generator's, with no CPU busy) and steal
   (``/proc/stat``).
 
-A monitor measures from a test's start until its stop begins (:meth:`HealthMonitor.watch`): what Locust does while
+A monitor measures from a test's start until its stop began (:meth:`HealthMonitor.watch`): what Locust does while
 stopping (it inspects the stack, kills users) is not the load, and a second that held it would be judged unhealthy
-for nothing. The cost is about a hundred short greenlet wake-ups and ten thread wake-ups a second (``make bench``
-measures it). Nothing here imports locust.
+for nothing; a loop busy before then still is. The cost is about a hundred short greenlet wake-ups and ten thread
+wake-ups a second (``make bench`` measures it). Nothing here imports locust.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import os
 import time
 from array import array
@@ -86,13 +87,16 @@ class HealthMonitor:
         self._running = False
         self._generation = 0  # a freeze thread of an earlier test ends when it sees a newer generation
         self._greenlet: gevent.Greenlet | None = None
+        self._due = math.inf  # when the tick greenlet is next due to run (perf_counter)
         self._cpus = os.cpu_count() or 1
         self._clock_ticks = os.sysconf("SC_CLK_TCK")
 
-    def watch(self, events) -> HealthMonitor:
-        """Measure each test of a Locust environment's ``events``, from its start until its stop begins."""
+    def watch(self, events, stop_began: Callable[[], float | None] = lambda: None) -> HealthMonitor:
+        """Measure each test of a Locust environment's ``events`` from its start until its stop began:
+        ``stop_began()`` (epoch seconds; the run's end as its shape decided it), else the moment Locust says the test
+        is stopping (after its own stop work began)."""
         events.test_start.add_listener(lambda **_kwargs: self.start())
-        events.test_stopping.add_listener(lambda **_kwargs: self.stop())
+        events.test_stopping.add_listener(lambda **_kwargs: self.stop(stop_began()))
         return self
 
     def start(self) -> HealthMonitor:
@@ -106,13 +110,19 @@ class HealthMonitor:
         get_original("_thread", "start_new_thread")(self._watch_freezes, (self._generation,))
         return self
 
-    def stop(self) -> None:
-        """Stop measuring (the second in progress is closed, so nothing measured is lost)."""
+    def stop(self, at: float | None = None) -> None:
+        """Stop measuring as of ``at`` (epoch seconds; default now): the tick the loop was late for counts its lateness
+        until then, not what the loop did after (Locust's own stop work), and the second in progress is closed, so
+        nothing measured is lost."""
         if not self._running:
             return
         self._running = False
         if self._greenlet is not None and self._greenlet is not gevent.getcurrent():
             self._greenlet.kill(block=False)
+            now = time.perf_counter()
+            until = now if at is None else min(now, now - (time.time() - at))
+            if until > self._due:
+                self._lags.append((until - self._due) * 1000.0)
         self._close()
 
     def take(self) -> tuple[list[list[float | None]], bytes]:
@@ -130,12 +140,12 @@ class HealthMonitor:
         self._io = io_stall_us()
 
     def _ticks(self) -> None:
-        due = time.perf_counter() + TICK_S
+        due = self._due = time.perf_counter() + TICK_S
         while self._running:
             gevent.sleep(max(0.0, due - time.perf_counter()))
             now = time.perf_counter()
             self._lags.append(max(0.0, now - due) * 1000.0)
-            due = now + TICK_S
+            due = self._due = now + TICK_S
             if time.time() - self._wall >= 1.0:
                 try:
                     self._close()

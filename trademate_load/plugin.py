@@ -125,7 +125,7 @@ def register(environment: Environment) -> Suite:
     connections.install()  # the users' connections: no yield before a send, kernel receive timestamps
     environment.events.request.add_listener(suite.collector.on_request)
     environment.events.test_start.add_listener(freeze_heap)
-    suite.health.watch(environment.events)
+    suite.health.watch(environment.events, suite.stop_began)
     environment.events.test_stop.add_listener(suite.on_test_stop)
     suite.distribution.register()
     environment.events.quitting.add_listener(suite.on_quitting)
