@@ -63,8 +63,8 @@ def frame_of(
 
 def write_synthetic_run(run_dir, latency_ms, *, profile="premium", seconds=60.0):
     """A real run directory (samples.parquet, run.json and every report) for premium samples ``latency_ms``."""
+    from trademate_load.formatting import iso
     from trademate_load.profile import load_profile
-    from trademate_load.report.summary import iso
     from trademate_load.rundir import write_run
 
     loaded = load_profile(profile)

@@ -13,10 +13,10 @@ import locust
 from trademate_load import __version__
 from trademate_load.collector import Spiller
 from trademate_load.errors import scrub_secrets
+from trademate_load.formatting import iso
 from trademate_load.health import COLUMNS as HEALTH_COLUMNS
 from trademate_load.health import lag_summary
 from trademate_load.profile import Profile
-from trademate_load.report.summary import iso
 from trademate_load.store import SampleStore
 
 

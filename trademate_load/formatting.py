@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import numbers
+from datetime import UTC, datetime
 
 NA = "n/a"  # a missing figure in plain text
 DASH = "—"  # a missing figure on the HTML page
@@ -121,3 +122,8 @@ def format_interval(name: str, interval: object, missing: str = DASH) -> str:
         return ""
     low, high = (UNBOUNDED if end is None else format_value(name, end, missing) for end in interval)
     return f"{low} – {high}"
+
+
+def iso(ts: float, timespec: str = "seconds") -> str:
+    """An epoch time as ISO-8601 in UTC (``timespec="milliseconds"`` for run events)."""
+    return datetime.fromtimestamp(ts, UTC).isoformat(timespec=timespec)

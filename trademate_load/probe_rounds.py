@@ -24,11 +24,11 @@ from typing import Any
 import pandas as pd
 
 from trademate_load.credentials import Account
+from trademate_load.formatting import iso
 from trademate_load.frame import normalize
 from trademate_load.probe import ProbeSettings, plan_jobs, send_all, unreachable
 from trademate_load.profile import TierLoad
 from trademate_load.record import COLUMNS
-from trademate_load.report.summary import iso
 from trademate_load.rundir import judge
 from trademate_load.runinfo import RunInfo
 from trademate_load.sla_spec import ENDPOINT_METRICS, Sla

@@ -22,11 +22,11 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
 
+from trademate_load.formatting import iso
 from trademate_load.sla_spec import TierSla
 from trademate_load.stats import quantile_per_group
 
@@ -115,8 +115,8 @@ class Uptime:
             "timeline": "".join(TIMELINE_MARKS[w.state] for w in self.windows),
             "down": [
                 {
-                    "start": _iso(stretch.start_ts),
-                    "end": _iso(stretch.end_ts),
+                    "start": iso(stretch.start_ts, "milliseconds"),
+                    "end": iso(stretch.end_ts, "milliseconds"),
                     "start_s": round(stretch.start_ts - origin_ts, 3),
                     "end_s": round(stretch.end_ts - origin_ts, 3),
                     "cause": stretch.cause,
@@ -136,10 +136,6 @@ class Uptime:
             else:
                 runs.append([window])
         return [DownStretch(run[0].start_ts, run[-1].end_ts, describe(run, self.rule), len(run)) for run in runs]
-
-
-def _iso(ts: float) -> str:
-    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds")
 
 
 def describe(windows: Sequence[WindowVerdict], rule: UptimeRule) -> str:

@@ -18,14 +18,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
+from trademate_load.formatting import iso
 from trademate_load.losses import LOST_STATES, MISSING
-
-
-def _iso(ts: float | None) -> str | None:
-    return None if ts is None else datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds")
 
 
 @dataclass
@@ -48,8 +44,8 @@ class WorkerRecord:
             "state": self.state,
             "samples": self.samples,
             "reports": self.reports,
-            "last_shipment_at": _iso(self.last_shipment_ts),
-            "lost_at": _iso(self.lost_ts),
+            "last_shipment_at": None if self.last_shipment_ts is None else iso(self.last_shipment_ts, "milliseconds"),
+            "lost_at": None if self.lost_ts is None else iso(self.lost_ts, "milliseconds"),
             "lost_after_s": None if self.lost_ts is None else round(self.lost_ts - started_ts, 3),
         }
 

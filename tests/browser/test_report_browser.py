@@ -21,8 +21,8 @@ import pytest
 
 from tests.browser.conftest import CHROMIUM
 from tests.synthetic import T0, frame_of, write_synthetic_run
+from trademate_load.formatting import iso
 from trademate_load.profile import load_profile
-from trademate_load.report.summary import iso
 from trademate_load.rundir import write_run
 
 SCRIPT = Path(__file__).with_name("inspect_report.py")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from datetime import UTC, datetime
 from typing import Any
 
 from trademate_load.sla import Verdict
@@ -12,11 +11,6 @@ from trademate_load.sla_figures import TierResult
 from trademate_load.verdict import EXIT_BREACH, EXIT_PASS, with_finding
 
 SCHEMA = "trademate-load/summary/1"
-
-
-def iso(ts: float, timespec: str = "seconds") -> str:
-    """An epoch time as ISO-8601 in UTC."""
-    return datetime.fromtimestamp(ts, UTC).isoformat(timespec=timespec)
 
 
 def _round(value: float | None, digits: int = 3) -> float | None:
