@@ -196,17 +196,20 @@ class Suite:
             run.aborted = record
         else:
             run.decided = record
-        run.stopped_ts = time.time()
+        self.stop_began()
         if self.headless:
             self.environment.runner.quit()
         else:
             self.environment.runner.stop()
 
     def stop_began(self) -> float | None:
-        """When the run in progress began to stop (its shape's end, an early end, or Locust's stopping event)."""
+        """The run in progress begins to stop now, unless it already did (its shape's end, an early end, or Locust's
+        stopping event, whichever comes first): its end, for the summary's window, the live figures and the health
+        monitor alike."""
         run = self.run
         if run is not None and run.stopped_ts is None:
             run.stopped_ts = time.time()
+            self.live.ends_at(run.stopped_ts)
         return None if run is None else run.stopped_ts
 
     def on_test_stop(self, **_kwargs) -> None:

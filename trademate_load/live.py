@@ -228,6 +228,12 @@ class LiveBoard:
         self.snapshot = snapshot
         return ended
 
+    def ends_at(self, ended_ts: float) -> None:
+        """The run began to stop at ``ended_ts``: rows read from now on (a worker's, sent before it heard of the stop)
+        count only up to then, as the summary's window does; the figures are computed once more at :meth:`finish`."""
+        if self.run is not None and self.run.end_ts is None:
+            self.run.end_ts = ended_ts
+
     def finish(self, ended_ts: float) -> dict[str, Any]:
         """The run ended at ``ended_ts``: read its last rows (call before the buffer's final drain), freeze it."""
         if self.run is None:

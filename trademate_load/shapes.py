@@ -7,8 +7,6 @@ The profile's ``model`` picks the user classes: paced users (closed) or arrival 
 
 from __future__ import annotations
 
-import time
-
 from locust import LoadTestShape
 
 from trademate_load import locust_compat
@@ -28,7 +26,7 @@ class ProfileShape(LoadTestShape):
         elapsed = self.get_run_time()
         users = None if elapsed >= self.run.run_time_s else self.run.profile.users_at(elapsed)
         if users is None:
-            self.run.stopped_ts = self.run.stopped_ts or time.time()  # the run's end: before Locust's stop work
+            self.runner.environment.trademate.stop_began()  # the run's end: before Locust's stop work
             return None
         model_users = TIER_USERS[self.run.profile.model]
         classes = []

@@ -91,3 +91,22 @@ def test_live_uptime_equals_the_verdicts_at_the_end():
         assert live["ratio"] == pytest.approx(expected.ratio)
     assert snapshot["tiers"]["premium"]["uptime"]["timeline"] == "UDUUUUUU"
     assert snapshot["tiers"]["shared"]["uptime"]["timeline"] == "UUUUUUUU"
+
+
+def test_rows_read_after_the_stop_began_count_only_up_to_it():
+    """A worker keeps sending until it hears of the stop: what it sent after the run's end reaches the master later,
+    and counts no more in the live figures than in the summary's window."""
+    frame = two_tier_frame()
+    end = T0 + SECONDS - 2.0
+    buffer = SampleBuffer()
+    board = LiveBoard(buffer)
+    board.start(live_run())
+    append_rows(buffer, frame[frame["ts"] <= end])
+    board.poll()
+    board.ends_at(end)
+    append_rows(buffer, frame[frame["ts"] > end])  # the stragglers, read before the run's last figures
+    board.poll()
+    snapshot = board.finish(end)
+    verdict = evaluate(frame, LOADS, SLA, Window(T0 + WARMUP, end), "corrected")
+    for tier, expected in verdict.tiers.items():
+        assert snapshot["tiers"][tier]["run"]["requests"] == expected.requests < (frame["tier"] == tier).sum()
