@@ -245,6 +245,10 @@ def baseline_summaries() -> tuple[dict, dict]:
     baseline = copy.deepcopy(current)
     baseline["run_id"] = "20261120-090000-mixed"
     baseline["tiers"]["premium"]["latency_ms"] = {**current["tiers"]["premium"]["latency_ms"], "p95": 4.8}
+    for summary in (current, baseline):  # tight 95% intervals (±2%), as many samples give
+        for tier in summary["tiers"].values():
+            latency = tier["latency_ms"]
+            tier["ci95"] = {f"{k}_ms": [latency[k] * 0.98, latency[k] * 1.02] for k in ("mean", "p50", "p95", "p99")}
     return current, baseline
 
 

@@ -27,7 +27,7 @@ import pandas as pd
 from trademate_load.profile import TierLoad
 from trademate_load.sla_checks import CHECK_FIGURES, Check
 from trademate_load.sla_spec import ENDPOINT_METRICS, SLA_METRICS, Sla
-from trademate_load.stats import exact_quantiles, percentile_interval, wilson_interval
+from trademate_load.stats import exact_quantiles, mean_interval, percentile_interval, wilson_interval
 from trademate_load.uptime import Uptime, UptimeRule, tier_uptime
 
 Schedule = Callable[[float, float], float]  # requests a tier's profile scheduled between two epoch times
@@ -79,6 +79,7 @@ class TierResult:
     missed_schedule: int
     dropped: int = 0
     intervals: dict[str, tuple[float | None, float | None]] = field(default_factory=dict)
+    estimates: dict[str, tuple[float | None, float | None]] = field(default_factory=dict)
     error_budget: dict[str, float] | None = None
     uptime: Uptime | None = None
     checks: list[Check] = field(default_factory=list)
@@ -108,6 +109,7 @@ class EndpointResult:
     failures: int
     latency_ms: dict[str, float | None]
     intervals: dict[str, tuple[float | None, float | None]]
+    estimates: dict[str, tuple[float | None, float | None]] = field(default_factory=dict)
 
 
 def window_mask(frame: pd.DataFrame, window: Window) -> np.ndarray:
@@ -129,6 +131,17 @@ def _ratio(numerator: int, denominator: int) -> float | None:
 
 def _latency_intervals(latency: np.ndarray) -> dict[str, tuple[float | None, float | None]]:
     return {"p95_ms": percentile_interval(latency, 0.95), "p99_ms": percentile_interval(latency, 0.99)}
+
+
+def estimate_intervals(latency: np.ndarray, success: tuple[float | None, float | None]) -> dict[str, tuple]:
+    """The 95% interval of each figure the baseline gate compares (summary.json's ``ci95``): the mean's too,
+    which its SLA check does not use (a mean is judged on its value)."""
+    return {
+        "p50_ms": percentile_interval(latency, 0.50),
+        **_latency_intervals(latency),
+        "mean_ms": mean_interval(latency),
+        "success_rate": success,
+    }
 
 
 def dropped_in(window: Window, per_second: Sequence[Sequence[int]]) -> int:
@@ -196,6 +209,7 @@ def tier_result(
             "sla_compliance": wilson_interval(within, offered),
             "cache_hit_rate": wilson_interval(hits, hits + misses),
         },
+        estimates=estimate_intervals(latency, (success_low, success_high)),
         error_budget=error_budget(offered, offered - succeeded, limits.success_rate),
         uptime=uptime,
     )
@@ -232,7 +246,9 @@ def endpoint_results(rows: pd.DataFrame, basis: str) -> list[EndpointResult]:
         latency = group[basis_column(basis)].to_numpy()
         n, succeeded = len(group), int(group["ok"].to_numpy().sum())
         intervals = {**_latency_intervals(latency), "success_rate": wilson_interval(succeeded, n)}
-        results.append(EndpointResult(str(tier), str(name), n, n - succeeded, latency_stats(latency), intervals))
+        estimates = estimate_intervals(latency, intervals["success_rate"])
+        stats = latency_stats(latency)
+        results.append(EndpointResult(str(tier), str(name), n, n - succeeded, stats, intervals, estimates))
     return sorted(results, key=lambda result: (result.tier, result.name))
 
 

@@ -10,7 +10,8 @@
   below the true q-quantile is Binomial(n, q), so [x_(r), x_(s)] with r, s its 2.5% and 97.5% points
   (plus one) covers the quantile with at least 95% probability. When r or s falls outside 1..n the
   sample cannot bound the quantile on that side (p99 from 50 samples): that end is None (unbounded).
-- A rate's interval is Wilson's score interval, which stays sensible at 0 and n successes.
+- A rate's interval is Wilson's score interval, which stays sensible at 0 and n successes; a mean's is the normal one.
+- Two runs' estimates differ by an interval built from their own intervals (MOVER), the baseline gate's test.
 """
 
 from __future__ import annotations
@@ -140,3 +141,30 @@ def wilson_interval(successes: int, n: int) -> tuple[float | None, float | None]
     centre = (p + _Z**2 / (2 * n)) / denominator
     half = _Z * math.sqrt(p * (1 - p) / n + _Z**2 / (4 * n * n)) / denominator
     return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def mean_interval(values: np.ndarray) -> tuple[float | None, float | None]:
+    """The normal 95% interval of the mean, mean +- z s / sqrt(n) (None with fewer than two samples)."""
+    n = len(values)
+    if n < 2:
+        return None, None
+    mean, half = float(values.mean()), _Z * float(values.std(ddof=1)) / math.sqrt(n)
+    return mean - half, mean + half
+
+
+def difference_interval(
+    now: float, now_ci: Sequence[float | None], before: float, before_ci: Sequence[float | None]
+) -> tuple[float, float] | None:
+    """The 95% interval of ``now - before`` for two independent estimates, from each one's own 95% interval.
+
+    MOVER (Zou and Donner, 2008): each end of the difference takes the distances to the two estimates' own
+    interval ends in quadrature, so the asymmetric interval of a tail percentile keeps its shape. None when an
+    estimate is unbounded on a side the difference needs.
+    """
+    (now_lo, now_hi), (before_lo, before_hi) = now_ci, before_ci
+    if None in (now_lo, now_hi, before_lo, before_hi):
+        return None
+    delta = now - before
+    low = delta - math.hypot(now - now_lo, before_hi - before)
+    high = delta + math.hypot(now_hi - now, before - before_lo)
+    return low, high

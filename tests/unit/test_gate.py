@@ -1,4 +1,5 @@
-"""The baseline gate on summaries and on real run directories, through the CLI."""
+"""The baseline gate on summaries and on real run directories, through the CLI: a figure regresses only when the 95%
+interval of its difference excludes zero and the difference is beyond its tolerance."""
 
 import json
 import subprocess
@@ -9,26 +10,42 @@ import pytest
 
 from tests.conftest import ROOT
 from tests.synthetic import write_synthetic_run
-from trademate_load.gate import FIGURES, apply, compare
+from trademate_load.gate import FIGURES, INCONCLUSIVE, NO_CHANGE, REGRESSED, apply, compare
 from trademate_load.sla_spec import BASELINE_FIGURES, DEFAULT_TOLERANCES, Tolerance
 
 
-def summary(p95, *, endpoint_p95=None, rps=500.0, success=1.0):
+def intervals(latency, success, spread):
+    """Each figure's 95% interval, ``spread`` of its value on each side (None: no intervals recorded)."""
+    if spread is None:
+        return None
+    figures = {f"{k}_ms": v for k, v in latency.items() if k != "max"} | {"success_rate": success}
+    return {name: [value * (1 - spread), value * (1 + spread)] for name, value in figures.items()}
+
+
+def summary(p95, *, endpoint_p95=None, rps=500.0, success=1.0, spread=0.02):
     latency = {"mean": p95 / 2, "p50": p95 / 3, "p95": p95, "p99": p95 * 2, "max": p95 * 3}
+    endpoint_latency = {**latency, "p95": endpoint_p95 or p95}
     return {
         "run_id": "base",
         "verdict": "pass",
         "exit_code": 0,
         "reason": "every SLA met",
         "tiers": {
-            "premium": {"latency_ms": latency, "success_rate": success, "rps": rps, "latency_basis": "corrected"}
+            "premium": {
+                "latency_ms": latency,
+                "ci95": intervals(latency, success, spread),
+                "success_rate": success,
+                "rps": rps,
+                "latency_basis": "corrected",
+            }
         },
         "endpoints": [
             {
                 "tier": "premium",
                 "name": "GET /x",
                 "success_rate": success,
-                "latency_ms": {**latency, "p95": endpoint_p95 or p95},
+                "latency_ms": endpoint_latency,
+                "ci95": intervals(endpoint_latency, success, spread),
             }
         ],
     }
@@ -50,9 +67,46 @@ def test_p95_tolerance_needs_both_relative_and_absolute(before, after, regressed
     assert ("premium.p95_ms" in comparison["regressions"]) is regressed
 
 
+@pytest.mark.parametrize(
+    ("before", "after", "spread", "change"),
+    [
+        (10.0, 30.0, 0.02, REGRESSED),  # three times worse, tight intervals
+        (10.0, 30.0, 0.9, INCONCLUSIVE),  # three times worse, but each run's interval is as wide as the change
+        (10.0, 30.0, None, INCONCLUSIVE),  # summaries without intervals cannot tell
+        (10.0, 10.5, 0.0, NO_CHANGE),  # a real difference, within the tolerance
+        (10.0, 10.5, 0.9, NO_CHANGE),
+        (10.0, 5.0, 0.02, "improved"),
+    ],
+)
+def test_a_change_beyond_the_tolerance_counts_only_when_its_interval_excludes_zero(before, after, spread, change):
+    comparison = compare(summary(after, spread=spread), summary(before, spread=spread), DEFAULT_TOLERANCES)
+    figure = comparison["tiers"][0]["figures"]["p95_ms"]
+    assert figure["change"] == change
+    assert figure["regressed"] is (change == REGRESSED)
+    assert comparison["change"] == {REGRESSED: REGRESSED, INCONCLUSIVE: INCONCLUSIVE}.get(change, NO_CHANGE)
+    if spread:
+        low, high = figure["ci95"]
+        assert low < after - before < high
+
+
+def test_an_inconclusive_comparison_is_noted_and_keeps_the_verdict():
+    wide = dict(spread=0.9)
+    gated = apply(summary(30, **wide), compare(summary(30, **wide), summary(10, **wide), DEFAULT_TOLERANCES))
+    assert (gated["verdict"], gated["exit_code"]) == ("pass", 0)
+    assert (
+        gated["reason"] == "every SLA met; against baseline base, inconclusive: premium.p95_ms, premium[GET /x].p95_ms"
+    )
+
+
+def test_figures_without_a_tolerance_say_worse_or_better_and_never_fail():
+    comparison = compare(summary(10.0), summary(9.0), DEFAULT_TOLERANCES)  # p99 has no tolerance: 18 vs 20 ms
+    assert comparison["tiers"][0]["figures"]["p99_ms"]["change"] == "worse"
+    assert comparison["regressions"] == []
+
+
 def test_lower_is_worse_for_throughput_and_success():
     tolerances = {"rps": Tolerance(pct=10), "success_rate": Tolerance(abs=0.001)}
-    comparison = compare(summary(10, rps=400, success=0.99), summary(10), tolerances)
+    comparison = compare(summary(10, rps=400, success=0.99, spread=0.001), summary(10, spread=0.001), tolerances)
     assert comparison["regressions"] == ["premium.success_rate", "premium.rps", "premium[GET /x].success_rate"]
     figure = comparison["tiers"][0]["figures"]["rps"]
     assert (figure["baseline"], figure["current"], figure["delta"], figure["delta_pct"]) == (500.0, 400.0, -100, -20)

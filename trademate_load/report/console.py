@@ -150,20 +150,24 @@ def _delta(figure: dict[str, Any], unit: str) -> str:
 
 
 def render_baseline(comparison: dict[str, Any]) -> str:
-    """Each tier's figures beside the baseline's, with deltas; regressions marked."""
+    """Each tier's figures beside the baseline's, with deltas and what the gate made of them (regressed, improved,
+    no change, inconclusive; worse or better for a figure without a tolerance)."""
     lines = [f"Against baseline {comparison['run_id']}:"]
-    header = f"{'scope':<44} {'figure':<13} {'baseline':>12} {'now':>12} {'delta':>20}"
+    header = f"{'scope':<44} {'figure':<13} {'baseline':>12} {'now':>12} {'delta':>20}  change"
     lines += [header, "-" * len(header)]
     for row in comparison["tiers"] + comparison["endpoints"]:
         scope = row["tier"] + (f" {row['endpoint']}" if "endpoint" in row else "")
         for name, figure in row["figures"].items():
             unit = _BASELINE_UNITS.get(name, "ms")
-            flag = "  REGRESSED" if figure["regressed"] else ""
+            change = figure.get("change") or ("regressed" if figure["regressed"] else "")
             lines.append(
                 f"{scope[:44]:<44} {name:<13} {by_unit(figure['baseline'], unit):>12} "
-                f"{by_unit(figure['current'], unit):>12} {_delta(figure, unit):>20}{flag}"
+                f"{by_unit(figure['current'], unit):>12} {_delta(figure, unit):>20}  "
+                + (change.upper() if change == "regressed" else change)
             )
     lines += [f"note: {note}" for note in comparison["notes"]]
-    regressions = comparison["regressions"]
+    regressions, inconclusive = comparison["regressions"], comparison.get("inconclusive") or []
     lines.append("Regressions: " + (", ".join(regressions) if regressions else "none"))
+    if inconclusive:
+        lines.append("Inconclusive (beyond the tolerance, but the 95% interval holds zero): " + ", ".join(inconclusive))
     return "\n".join(lines)

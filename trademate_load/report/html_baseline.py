@@ -1,5 +1,6 @@
 """The HTML report's baseline section as display values: each compared figure of a tier or endpoint, then and now,
-its delta and tolerance, regressions flagged (summary.json's baseline comparison, never recomputed)."""
+its delta, the difference's 95% interval, its tolerance and the gate's finding (regressed, improved, no change,
+inconclusive) (summary.json's baseline comparison, never recomputed)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ def baseline_view(comparison: Mapping | None) -> dict | None:
         "tiers": [row for scope in comparison.get("tiers") or [] for row in _baseline_rows(scope)],
         "endpoints": [row for scope in comparison.get("endpoints") or [] for row in _baseline_rows(scope)],
         "regressions": [str(name) for name in comparison.get("regressions") or []],
+        "inconclusive": [str(name) for name in comparison.get("inconclusive") or []],
         "notes": [str(note) for note in comparison.get("notes") or []],
     }
 
@@ -45,6 +47,8 @@ def _baseline_rows(scope: Mapping) -> list[dict]:
                 "delta": delta_text,
                 "delta_pct": MISSING if pct is None else f"{pct:+.1f}%",
                 "tolerance": _tolerance(figure.get("tolerance"), name),
+                "interval": _interval(figure.get("ci95"), name),
+                "change": str(figure.get("change") or ("regressed" if figure.get("regressed") else "")),
                 "regressed": bool(figure.get("regressed")),
             }
         )
@@ -61,3 +65,12 @@ def _tolerance(tolerance: Mapping | None, name: str) -> str:
         unit = " pp" if name == "success_rate" else " ms" if name.endswith("_ms") else ""
         parts.append(f"{absolute * 100 if name == 'success_rate' else absolute:g}{unit}")
     return "worse by > " + " and > ".join(parts) if parts else MISSING
+
+
+def _interval(ends, name: str) -> str:
+    """The difference's 95% interval, in the figure's unit: '[-0.12, +0.40] ms'."""
+    if not ends or finite(ends[0]) is None or finite(ends[1]) is None:
+        return MISSING
+    if name == "success_rate":
+        return f"[{ends[0] * 100:+.3f}, {ends[1] * 100:+.3f}] pp"
+    return f"[{ends[0]:+,.2f}, {ends[1]:+,.2f}]" + (" ms" if name.endswith("_ms") else "")

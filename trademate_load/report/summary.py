@@ -37,6 +37,11 @@ def check_dict(check: Check) -> dict[str, Any]:
     return out
 
 
+def _intervals(estimates: dict[str, tuple[float | None, float | None]]) -> dict[str, list[float | None]]:
+    """Each compared figure's 95% interval (the baseline gate and the history read them)."""
+    return {name: [_round(end, 6) for end in ends] for name, ends in estimates.items()}
+
+
 def _tier(result: TierResult, required_uptime: float | None, origin_ts: float) -> dict[str, Any]:
     return {
         "requests": result.requests,
@@ -44,6 +49,7 @@ def _tier(result: TierResult, required_uptime: float | None, origin_ts: float) -
         "rps": _round(result.rps, 2),
         "target_rps": result.target_rps,
         "latency_ms": _latency(result.latency_ms),
+        "ci95": _intervals(result.estimates),
         "service_latency_ms": _latency(result.service_latency_ms),
         "success_rate": _round(result.success_rate, 6),
         "sla_compliance": _round(result.sla_compliance, 6),
@@ -120,6 +126,7 @@ def _summary(verdict: Verdict, run: dict[str, Any]) -> dict[str, Any]:
                 "requests": e.requests,
                 "failures": e.failures,
                 "latency_ms": _latency(e.latency_ms),
+                "ci95": _intervals(e.estimates),
             }
             for e in verdict.endpoints
         ],
