@@ -31,6 +31,7 @@ from trademate_load.config import ConfigError, read_yaml  # noqa: E402
 from trademate_load.credentials import read_credentials  # noqa: E402
 from trademate_load.launcher import LaunchError, check_host, reference_api  # noqa: E402
 from trademate_load.profile import PROFILES_DIR  # noqa: E402
+from trademate_load.rundir import report_dir_problem  # noqa: E402
 from trademate_load.sla_spec import parse_sla  # noqa: E402
 from trademate_load.verdict import EXIT_INVALID, EXIT_NO_DATA  # noqa: E402
 
@@ -73,6 +74,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--interval", type=_positive(float, True), help="seconds between round starts: monitor")
     parser.add_argument("--count", type=_positive(int, True), help="rounds to run (default 1; with --interval: no end)")
     parser.add_argument("--output", default="", help="write the latest round's result here as JSON")
+    parser.add_argument(
+        "--report-dir", default="", help="keep each round there as a run directory, added to its history (REPORT_DIR)"
+    )
+    parser.add_argument("--label", default="", help="names the build under test in the history (RUN_LABEL)")
     parser.add_argument("--sla", default="", help=f"SLA file (default {PROFILES_DIR / 'sla.yaml'})")
     parser.add_argument("--timeout", type=_positive(float), default=10.0, help="seconds per request (default 10)")
     parser.add_argument("--read-only", action="store_true", help="GET endpoints only: place no orders")
@@ -129,6 +134,8 @@ def run(args: argparse.Namespace) -> int:
     sla = parse_sla(read_yaml(sla_path), sla_path)
     if args.output:
         check_output(Path(args.output))
+    if args.report_dir and (problem := report_dir_problem(Path(args.report_dir))) is not None:
+        raise LaunchError(problem, EXIT_NO_DATA)  # as a run: nothing is measured that could not be kept
     history: list[dict] = []
     with ExitStack() as stack:
         host, credentials = target(stack, args)
@@ -145,6 +152,8 @@ def run(args: argparse.Namespace) -> int:
             read_only=args.read_only,
             strict=args.strict,
             sla_path=str(sla_path),
+            report_dir=args.report_dir,
+            label=args.label,
         )
         count = args.count or (None if args.interval else 1)
         try:

@@ -42,6 +42,9 @@ LAYERS: dict[str, set[str]] = {
         "plan",
         "simulation",
         "losses",
+        "history_rows",
+        "changes",
+        "compliance",
     },
     # pure renderers of a judged run
     "report": {
@@ -63,9 +66,11 @@ LAYERS: dict[str, set[str]] = {
         "report.distribution_charts",
         "report.run_charts",
         "report.series",
+        "report.history_charts",
+        "report.history_page",
     },
-    # a run directory: samples and run.json in, the verdict and every report out
-    "rundir": {"rundir"},
+    # a run directory: samples and run.json in, the verdict and every report out; the history of run directories
+    "rundir": {"rundir", "history", "history_publish"},
     # inside Locust's processes: hooks, users, the live figures, workers, start-up checks
     "runtime": {
         "collector",

@@ -68,6 +68,7 @@ class ActiveRun:
         workers: list,
         baseline: Path | None,
         baseline_summary: dict[str, Any] | None,
+        label: str = "",
     ) -> dict[str, Any]:
         """run.json: what was run, against what, when, and every setting the reports are judged by."""
         run, profile = self, self.profile
@@ -75,6 +76,7 @@ class ActiveRun:
             "run_id": run.run_dir.name if run.run_dir is not None else "",
             "profile": profile.name,
             "profile_path": profile.path,
+            "label": label,
             "host": scrub_secrets(host) if host else None,  # no user:password@
             "started_at": iso(run.started_ts),
             "ended_at": None if ended is None else iso(ended),

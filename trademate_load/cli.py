@@ -3,6 +3,7 @@
     python -m trademate_load run premium [--host URL --credentials FILE] [--run-time 30s] [--ui]
     python -m trademate_load report reports/<run-id> [--baseline reports/<earlier-id>]
     python -m trademate_load compare reports/<baseline-id> reports/<run-id>
+    python -m trademate_load history [--report-dir reports] [--rebuild]
     python -m trademate_load validate profiles/premium.yaml
     python -m trademate_load plan premium [--run-time 30s]
 
@@ -17,13 +18,13 @@ import sys
 import time
 from pathlib import Path
 
-from trademate_load import gate
+from trademate_load import gate, history_publish
 from trademate_load.config import ConfigError, parse_duration
 from trademate_load.frame import SamplesFileError
 from trademate_load.launcher import launch, main_line, run_verdict
 from trademate_load.plan import plan_profile, render_plan
 from trademate_load.profile import load_profile
-from trademate_load.report.console import render_baseline, render_console
+from trademate_load.report.console import render_baseline, render_changes, render_console
 from trademate_load.rundir import load_run, read_summary, render_reports
 from trademate_load.verdict import EXIT_BREACH, EXIT_INVALID, EXIT_NO_DATA, EXIT_PASS
 
@@ -55,7 +56,13 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--run-time", default="", help="override the profile's run time (30s, 2m)")
     run.add_argument("--report-dir", default="reports")
     run.add_argument("--workers", type=int, default=0, help="Locust worker processes (0: one process)")
-    run.add_argument("--baseline", default="", help="an earlier run directory to gate regressions against")
+    run.add_argument(
+        "--baseline",
+        default="",
+        help="an earlier run directory to gate regressions against; auto: the last passing valid run of the profile "
+        "in the history (auto:PREFIX: whose label starts with PREFIX)",
+    )
+    run.add_argument("--label", default="", help="names the build under test in the history (RUN_LABEL)")
     run.add_argument("--ui", action="store_true", help="open the Locust web UI instead of running headless")
     run.add_argument("--web-port", type=int, default=8089)
     run.add_argument(
@@ -70,6 +77,11 @@ def _parser() -> argparse.ArgumentParser:
     compare = commands.add_parser("compare", help="compare a run with a baseline run; exit 1 on regression")
     compare.add_argument("baseline", type=Path, help="the earlier run directory")
     compare.add_argument("run_dir", type=Path, help="the run directory to judge")
+    history = commands.add_parser(
+        "history", help="write REPORT_DIR/index.html: trends, change points, daily compliance"
+    )
+    history.add_argument("--report-dir", type=Path, default=Path("reports"))
+    history.add_argument("--rebuild", action="store_true", help="recreate history.jsonl from the run directories")
     validate = commands.add_parser("validate", help="check a profile and its SLA file")
     validate.add_argument("profile")
     plan = commands.add_parser("plan", help="how many requests and how long each check needs before it can pass")
@@ -87,6 +99,7 @@ def _report(run_dir: Path, baseline: Path | None) -> int:
     if baseline is not None:
         run = {**run, "baseline": str(baseline), "baseline_summary": read_summary(baseline)}
     summary = render_reports(run_dir, frame, run)
+    history_publish.after_run(run_dir, summary, run)
     print(render_console(summary))
     print(f"Rebuilt {run_dir}/index.html, summary.json and junit.xml from {len(frame)} samples")
     return summary["exit_code"]
@@ -99,6 +112,18 @@ def _compare(baseline_dir: Path, run_dir: Path) -> int:
     comparison = gate.compare(current, baseline, gate.tolerances_from(settings))
     print(render_baseline(comparison))
     return EXIT_BREACH if comparison["regressions"] else EXIT_PASS
+
+
+def _history(report_dir: Path, rebuild: bool) -> int:
+    if not report_dir.is_dir():
+        print(f"error: {report_dir}: no such report directory", file=sys.stderr)
+        return EXIT_INVALID
+    published = history_publish.publish(report_dir, rebuild)
+    for line in published.skipped:
+        print(line, file=sys.stderr)
+    print(render_changes(published.changes))
+    print(f"Wrote {published.page}: {published.runs} runs, {published.probe_rounds} probe rounds")
+    return EXIT_PASS
 
 
 def _validate(ref: str) -> int:
@@ -131,6 +156,7 @@ def main(argv: list[str] | None = None) -> int:
                 workers=args.workers,
                 web_port=args.web_port,
                 metrics_port=args.metrics_port,
+                label=args.label,
             )
             print(main_line(code, run_verdict(args.report_dir, started)), flush=True)
             return code
@@ -138,6 +164,8 @@ def main(argv: list[str] | None = None) -> int:
             return _report(args.run_dir, args.baseline)
         if args.command == "compare":
             return _compare(args.baseline, args.run_dir)
+        if args.command == "history":
+            return _history(args.report_dir, args.rebuild)
         if args.command == "plan":
             return _plan(args.profile, args.run_time)
         return _validate(args.profile)

@@ -22,6 +22,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 from trademate_load.config import ConfigError
+from trademate_load.history import parse_auto
 from trademate_load.profile import load_profile
 from trademate_load.report.console import verdict_line
 from trademate_load.rundir import read_summary, report_dir_problem
@@ -146,6 +147,7 @@ def locust_command(
     web_port: int,
     baseline: str = "",
     metrics_port: int = 0,
+    label: str = "",
 ) -> list[str]:
     cmd = [
         sys.executable,
@@ -174,6 +176,8 @@ def locust_command(
         cmd += ["--baseline", baseline]
     if metrics_port:
         cmd += ["--metrics-port", str(metrics_port)]
+    if label:
+        cmd += ["--label", label]
     return cmd
 
 
@@ -207,11 +211,12 @@ def launch(
     web_port: int = 8089,
     baseline: str = "",
     metrics_port: int = 0,
+    label: str = "",
 ) -> int:
     """Run one profile end to end and return the suite's exit code."""
     try:
         load_profile(profile)
-        if baseline:
+        if baseline and parse_auto(baseline) is None:
             read_summary(Path(baseline))  # refuse a bad baseline before starting anything
         problem = report_dir_problem(Path(report_dir))  # and a report directory the run could not write
         if problem is not None:
@@ -224,6 +229,7 @@ def launch(
             "web_port": web_port,
             "baseline": baseline,
             "metrics_port": metrics_port,
+            "label": label,
         }
         if host:
             host = check_host(host)

@@ -22,7 +22,7 @@ import gevent
 from locust.env import Environment
 from locust.runners import WORKER_REPORT_INTERVAL, MasterRunner, WorkerRunner
 
-from trademate_load import locust_stats, plan
+from trademate_load import history_publish, locust_stats, plan
 from trademate_load.active_run import ActiveRun
 from trademate_load.collector import Collector, Spiller
 from trademate_load.config import ConfigError
@@ -30,11 +30,12 @@ from trademate_load.credentials import AccountPool, read_credentials
 from trademate_load.distributed import Distribution
 from trademate_load.frame import read_parquet
 from trademate_load.health import latest
+from trademate_load.history import auto_baseline, parse_auto
 from trademate_load.live import SETTLE_S, LiveBoard, LiveRun
 from trademate_load.live_watch import LiveFeed
 from trademate_load.monitor import HealthMonitor
 from trademate_load.profile import Profile, load_profile
-from trademate_load.report.console import render_console, verdict_line
+from trademate_load.report.console import could_not_measure_line, render_console, verdict_line
 from trademate_load.rundir import new_run_dir, point_latest, render_reports, write_json
 from trademate_load.store import SampleStore
 from trademate_load.users import TIER_USERS
@@ -53,8 +54,10 @@ class Suite:
         options = environment.parsed_options
         self.report_dir = Path(options.report_dir)
         self.credentials_path = Path(options.credentials) if options.credentials else None
-        self.baseline_dir = Path(options.baseline) if options.baseline else None
+        self.baseline_auto = parse_auto(options.baseline)  # BASELINE=auto[:PREFIX]: picked as each run begins
+        self.baseline_dir = Path(options.baseline) if options.baseline and self.baseline_auto is None else None
         self.baseline_summary: dict[str, Any] | None = None
+        self.label = options.label
         self.pool: AccountPool | None = None
         runner = environment.runner
         self.is_worker = isinstance(runner, WorkerRunner)
@@ -136,6 +139,10 @@ class Suite:
             short = plan.warning(profile, run.run_time_s)
             if short is not None:
                 logger.warning("TradeMate: %s", short)
+            if self.baseline_auto is not None:
+                self.baseline_dir, self.baseline_summary = auto_baseline(
+                    self.report_dir, profile.name, self.baseline_auto
+                )
             self._open_run_dir(run)
         self._start_live(run)
         return run
@@ -224,7 +231,8 @@ class Suite:
     def run_info(self, run: ActiveRun, ended: float | None, samples: int) -> dict[str, Any]:
         """run.json for ``run`` (see :meth:`ActiveRun.info`)."""
         workers = self.distribution.roster.as_list(run.started_ts)
-        return run.info(ended, samples, self.environment.host, workers, self.baseline_dir, self.baseline_summary)
+        baseline = (self.baseline_dir, self.baseline_summary)
+        return run.info(ended, samples, self.environment.host, workers, *baseline, label=self.label)
 
     def end_run(self) -> None:
         """Finish the run in progress, if any: the last samples, the run directory's reports, ``latest``."""
@@ -251,6 +259,7 @@ class Suite:
             logger.error("could not write the run directory under %s: %s", self.report_dir, exc)
             self.last_summary = {"exit_code": EXIT_NO_DATA, "error": str(exc)}
             return
+        history_publish.after_run(run.run_dir, self.last_summary, info)
         logger.info("TradeMate run directory: %s", run.run_dir)
         if self.last_summary["exit_code"] == EXIT_NO_DATA:
             print(could_not_measure_line(self.last_summary), file=sys.stderr, flush=True)
@@ -280,19 +289,3 @@ class Suite:
             print("\n" + render_console(self.last_summary), flush=True)
         else:
             print(verdict_line(exit_code, self.last_summary.get("verdict")), flush=True)
-
-
-def could_not_measure_line(summary: dict[str, Any]) -> str:
-    """One line naming the target a run could not measure and why: the load generator that limited it, or the error
-    its requests met most."""
-    if summary.get("verdict") == "invalid":
-        return f"error: could not measure {summary['host']}: {summary['reason']}"
-    counts: dict[str, int] = {}
-    for error in summary.get("errors") or []:
-        text = error["error"] or f"HTTP {error['status']}"
-        counts[text] = counts.get(text, 0) + error["count"]
-    line = f"error: could not measure {summary['host']}: {summary['reason']}"
-    if counts:
-        text, count = max(counts.items(), key=lambda item: item[1])
-        line += f" ({count} requests failed with {text})"
-    return line

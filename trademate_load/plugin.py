@@ -38,7 +38,15 @@ def add_arguments(parser) -> None:
         metavar="RUN_DIR",
         env_var="TRADEMATE_BASELINE",
         default="",
-        help="an earlier run directory: fail on regression against it (tolerance from the profile)",
+        help="an earlier run directory: fail on regression against it (tolerance from the profile); auto: the last "
+        "passing valid run of the profile in the report directory's history (auto:PREFIX: with a label starting so)",
+    )
+    group.add_argument(
+        "--label",
+        metavar="TEXT",
+        env_var="RUN_LABEL",
+        default="",
+        help="names the build under test in the history: a release, a commit, a branch (main@3f2c1a0)",
     )
     group.add_argument(
         "--report-dir",
@@ -111,7 +119,7 @@ def register(environment: Environment) -> Suite:
     environment.trademate = suite
     if not suite.is_worker:
         try:
-            if suite.baseline_dir is not None:
+            if suite.baseline_dir is not None and suite.baseline_auto is None:
                 suite.baseline_summary = read_summary(suite.baseline_dir)
             suite.load_profile()
             serve_live(suite)

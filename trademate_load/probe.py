@@ -50,6 +50,8 @@ class ProbeSettings:
     strict: bool = False
     symbols: tuple[str, ...] = DEFAULT_SYMBOLS
     sla_path: str = ""
+    report_dir: str = ""  # each round kept there as a run directory and added to its history ("": not kept)
+    label: str = ""  # RUN_LABEL: the build under test, in the history
 
     def endpoints(self, tier: str) -> tuple[str, ...]:
         names = tuple(TIER_ENDPOINTS[tier])

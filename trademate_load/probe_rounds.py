@@ -19,19 +19,23 @@ import random
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from trademate_load import history_publish
 from trademate_load.credentials import Account
 from trademate_load.formatting import iso
 from trademate_load.frame import normalize
+from trademate_load.history_rows import PROBE
 from trademate_load.probe import ProbeSettings, plan_jobs, send_all, unreachable
 from trademate_load.profile import TierLoad
 from trademate_load.record import COLUMNS
-from trademate_load.rundir import judge
-from trademate_load.runinfo import RunInfo
+from trademate_load.rundir import judge, new_run_dir, write_json
+from trademate_load.runinfo import RunInfo, write_run_json
 from trademate_load.sla_spec import ENDPOINT_METRICS, Sla
+from trademate_load.store import write_parquet
 from trademate_load.uptime import DOWN, UNJUDGED, UP
 from trademate_load.verdict import EXIT_BREACH, EXIT_NO_DATA, EXIT_PASS
 
@@ -52,12 +56,18 @@ def endpoint_sla(sla: Sla, settings: ProbeSettings, tiers: Sequence[str]) -> dic
 
 
 def run_record(
-    settings: ProbeSettings, sla: Sla, accounts: dict[str, list[Account]], started: float, ended: float
+    settings: ProbeSettings,
+    sla: Sla,
+    accounts: dict[str, list[Account]],
+    started: float,
+    ended: float,
+    run_id: str = "",
 ) -> RunInfo:
     """The run.json ``rundir.judge`` reads for one probe round."""
     return RunInfo(
-        run_id=f"probe-{time.strftime('%Y%m%d-%H%M%S', time.gmtime(started))}",
-        profile="probe",
+        run_id=run_id or f"probe-{time.strftime('%Y%m%d-%H%M%S', time.gmtime(started))}",
+        profile=PROBE,
+        label=settings.label,
         host=settings.host,
         started_at=iso(started),
         started_ts=started,
@@ -88,7 +98,21 @@ def measure(settings: ProbeSettings, sla: Sla, accounts: dict[str, list[Account]
     rows = send_all(settings, jobs)
     ended = time.time()
     frame = normalize(pd.DataFrame(rows, columns=list(COLUMNS)))
-    return result(judge(frame, run_record(settings, sla, accounts, started, ended)), settings, round_no)
+    run_dir = new_run_dir(Path(settings.report_dir), PROBE, started) if settings.report_dir else None
+    run = run_record(settings, sla, accounts, started, ended, run_id=run_dir.name if run_dir else "")
+    summary = judge(frame, run)
+    if run_dir is not None:
+        keep(run_dir, frame, run, summary)
+    return result(summary, settings, round_no)
+
+
+def keep(run_dir: Path, frame: pd.DataFrame, run: RunInfo, summary: dict[str, Any]) -> None:
+    """A round as a run directory (its samples, run.json and summary.json; no page), added to the history."""
+    write_parquet(frame, run_dir / "samples.parquet")
+    run.exit_code = summary["exit_code"]
+    write_run_json(run_dir / "run.json", run)
+    write_json(run_dir / "summary.json", summary)
+    history_publish.after_run(run_dir, summary, run.to_json())
 
 
 def _status(checks: list[dict[str, Any]]) -> str:

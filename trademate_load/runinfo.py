@@ -33,6 +33,7 @@ class RunInfo:
     run_id: str = ""
     profile: str = ""
     profile_path: str | None = None
+    label: str = ""  # RUN_LABEL / --label: the build under test (docs/history.md)
     host: str | None = None
     started_at: str | None = None
     ended_at: str | None = None
@@ -116,6 +117,7 @@ OPTIONAL = {
     "run_id": TEXT,
     "profile": TEXT,
     "profile_path": TEXT,
+    "label": TEXT,
     "host": TEXT,
     "started_at": TEXT,
     "ended_at": TEXT,

@@ -171,3 +171,36 @@ def render_baseline(comparison: dict[str, Any]) -> str:
     if inconclusive:
         lines.append("Inconclusive (beyond the tolerance, but the 95% interval holds zero): " + ", ".join(inconclusive))
     return "\n".join(lines)
+
+
+def could_not_measure_line(summary: dict[str, Any]) -> str:
+    """One line naming the target a run could not measure and why: the load generator that limited it, or the error
+    its requests met most."""
+    if summary.get("verdict") == "invalid":
+        return f"error: could not measure {summary['host']}: {summary['reason']}"
+    counts: dict[str, int] = {}
+    for error in summary.get("errors") or []:
+        text = error["error"] or f"HTTP {error['status']}"
+        counts[text] = counts.get(text, 0) + error["count"]
+    line = f"error: could not measure {summary['host']}: {summary['reason']}"
+    if counts:
+        text, count = max(counts.items(), key=lambda item: item[1])
+        line += f" ({count} requests failed with {text})"
+    return line
+
+
+def render_changes(changes) -> str:
+    """The history's change points, one line each: where the level of a tier's figure moved, by how much, and how
+    significant the move is."""
+    if changes is None or len(changes) == 0:
+        return "Change points: none"
+    lines = ["Change points (first run after each):"]
+    for c in changes.to_dict("records"):
+        series = f"{c['profile']}" + (f" track {c['track']}" if c.get("track") else "") + f" {c['tier']} {c['figure']}"
+        pct = "" if c.get("size_pct") is None or c["size_pct"] != c["size_pct"] else f" ({c['size_pct']:+.1f}%)"
+        before, after = (
+            by_unit(c[k], "%" if c["figure"] in ("success_rate", "uptime") else "ms") for k in ("before", "after")
+        )
+        label = f" [{c['label']}]" if c.get("label") else ""
+        lines.append(f"  {series}: {before} -> {after}{pct} at {c['run_id']}{label}, p = {c['p_value']:.2g}")
+    return "\n".join(lines)

@@ -19,7 +19,7 @@ import pandas as pd
 from trademate_load.report import charts
 from trademate_load.report.html_baseline import baseline_view
 from trademate_load.report.html_generator import generator_view
-from trademate_load.report.html_header import banner, metadata
+from trademate_load.report.html_header import banner, change_line, metadata
 from trademate_load.report.html_parts import image
 from trademate_load.report.html_scalability import scalability_view
 from trademate_load.report.html_tables import endpoint_row, error_row
@@ -27,27 +27,31 @@ from trademate_load.report.html_tiers import tier_view
 from trademate_load.runinfo import RunInfo
 
 TEMPLATE = "report.html.j2"
+HISTORY_LINK = "../index.html"  # the report directory's history page (make history)
 ERRORS_ALT = "Failed requests per second, per tier; warm-up shaded"
 NOISY_ALT = "Premium p95 latency over time against the shared tier's requests per second (second axis)"
 
 
-def render_html(frame: pd.DataFrame, summary: dict, run: dict, pngs: Mapping[str, bytes] | None = None) -> str:
+def render_html(frame: pd.DataFrame | None, summary: dict, run: dict, pngs: Mapping[str, bytes] | None = None) -> str:
     """The complete report page for one run, as an HTML document string.
 
-    ``pngs``: the charts already rendered by charts.render_charts (rendered here when None).
+    ``pngs``: the charts already rendered by charts.render_charts (rendered here when None). ``frame`` None: the
+    page re-rendered from the charts already drawn (the history marks a run), without reading the samples.
     """
     if pngs is None:
         pngs = charts.render_charts(frame, summary, run)
     return _environment().get_template(TEMPLATE).render(page_context(frame, summary, run, pngs))
 
 
-def page_context(frame: pd.DataFrame, summary: Mapping, run: Mapping, pngs: Mapping[str, bytes]) -> dict:
+def page_context(frame: pd.DataFrame | None, summary: Mapping, run: Mapping, pngs: Mapping[str, bytes]) -> dict:
     """Everything the template shows, as plain display strings and lists."""
     return {
         "title": f"TradeMate load report {summary.get('run_id') or RunInfo.view(run).run_id}".strip(),
         "banner": banner(summary, run),
         "metadata": metadata(summary, run),
-        "has_samples": len(frame) > 0,
+        "has_samples": (RunInfo.view(run).samples if frame is None else len(frame)) > 0,
+        "changes": [change_line(change) for change in summary.get("changes") or []],
+        "history_link": HISTORY_LINK,
         "tiers": [tier_view(name, tier, run, pngs) for name, tier in (summary.get("tiers") or {}).items()],
         "errors_chart": image(pngs.get(charts.ERRORS_CHART), ERRORS_ALT),
         "noisy_chart": image(pngs.get(charts.NOISY_CHART), NOISY_ALT),

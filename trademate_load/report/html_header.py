@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from trademate_load.formatting import finite, format_count, format_number
+from trademate_load.formatting import finite, format_count, format_number, format_value
 from trademate_load.losses import LOST_STATES, describe_lost
 from trademate_load.report.html_parts import MISSING, seconds
 from trademate_load.runinfo import RunInfo
@@ -54,6 +54,7 @@ def metadata(summary: Mapping, run: Mapping) -> list[tuple[str, str]]:
     pairs = [
         ("run id", summary.get("run_id") or info.run_id),
         ("profile", summary.get("profile") or info.profile),
+        ("label", summary.get("label") or info.label),
         ("host", summary.get("host") or info.host),
         ("started", info.started_at or summary.get("started_at")),
         ("ended", info.ended_at),
@@ -97,3 +98,11 @@ def _plain(value: object, unit: str) -> str | None:
     """A number with its unit, or None when missing."""
     number = finite(value)
     return None if number is None else f"{format_number(value)} {unit}"
+
+
+def change_line(change: Mapping) -> str:
+    """``premium p95_ms: 3.10 -> 8.20 (+164.5%, p = 0.0001)``: a change in the history this run is the first after."""
+    size_pct = change.get("size_pct")
+    pct = "" if size_pct is None else f"{size_pct:+.1f}%, "
+    before, after = (format_value(change["figure"], change.get(k)) for k in ("before", "after"))
+    return f"{change['tier']} {change['figure']}: {before} -> {after} ({pct}p = {change.get('p_value', 0):.2g})"

@@ -102,6 +102,7 @@ def _summary(verdict: Verdict, run: dict[str, Any]) -> dict[str, Any]:
         "schema": SCHEMA,
         "run_id": run["run_id"],
         "profile": run["profile"],
+        "label": run.get("label") or "",
         "host": run["host"],
         "started_at": run["started_at"],
         "duration_s": round(verdict.window.duration_s, 3),
