@@ -10,8 +10,8 @@ it, and so does every run whose report directory already has a history page, whi
 
 from __future__ import annotations
 
-import json
 import logging
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -48,9 +48,17 @@ def _marks(changes: pd.DataFrame) -> dict[str, list[dict[str, Any]]]:
     """Per run id, the changes it is the first run after, as summary.json's ``changes`` holds them."""
     marks: dict[str, list[dict[str, Any]]] = {}
     for change in changes.to_dict("records"):
-        entry = {name: change.get(name) for name in CHANGE_FIELDS}
-        marks.setdefault(change["run_id"], []).append(json.loads(json.dumps(entry, default=float)))
+        entry = {name: _plain(change.get(name)) for name in CHANGE_FIELDS}
+        marks.setdefault(change["run_id"], []).append(entry)
     return marks
+
+
+def _plain(value: Any) -> Any:
+    """A JSON value: numpy numbers as Python's, NaN (a size in % of a zero level) as null."""
+    if isinstance(value, str) or value is None:
+        return value
+    number = float(value)
+    return None if math.isnan(number) else number
 
 
 def mark_run(run_dir: Path, changes: list[dict[str, Any]]) -> bool:

@@ -8,13 +8,10 @@ every value is escaped by the template (jinja2 autoescape) and the page loads no
 
 from __future__ import annotations
 
-import functools
 import re
 from collections.abc import Mapping
-from pathlib import Path
 from urllib.parse import quote
 
-import jinja2
 import numpy as np
 import pandas as pd
 
@@ -27,7 +24,7 @@ from trademate_load.report.history_charts import (
     normalized,
     series_groups,
 )
-from trademate_load.report.html_parts import image
+from trademate_load.report.html_parts import environment, image
 
 TEMPLATE = "history.html.j2"
 VERDICT_STYLES = {"pass": "pass", "fail": "fail", "inconclusive": "inconclusive"}  # any other verdict: grey
@@ -42,7 +39,7 @@ def render_history_page(
     title: str = "TradeMate run history",
 ) -> str:
     """The history page as an HTML document string (an empty history gives a page that says there are no runs)."""
-    return _environment().get_template(TEMPLATE).render(page_context(history, changes, daily, pngs, title))
+    return environment().get_template(TEMPLATE).render(page_context(history, changes, daily, pngs, title))
 
 
 def page_context(
@@ -253,15 +250,3 @@ def _text(value: object) -> str:
 def _anchor(kind: str, profile: str, track: str) -> str:
     """A section's id: its kind, profile and track, safe in a URL fragment."""
     return re.sub(r"[^A-Za-z0-9_-]", "_", f"{kind}-{profile}-{track or 'all'}")
-
-
-@functools.cache
-def _environment() -> jinja2.Environment:
-    """The template environment (autoescaping), built on first use."""
-    return jinja2.Environment(
-        loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
-        autoescape=True,
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )

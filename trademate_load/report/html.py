@@ -9,18 +9,15 @@ are embedded as base64 PNG data URIs, so the page loads nothing from anywhere.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Mapping
-from pathlib import Path
 
-import jinja2
 import pandas as pd
 
 from trademate_load.report import charts
 from trademate_load.report.html_baseline import baseline_view
 from trademate_load.report.html_generator import generator_view
 from trademate_load.report.html_header import banner, change_line, metadata
-from trademate_load.report.html_parts import image
+from trademate_load.report.html_parts import environment, image
 from trademate_load.report.html_scalability import scalability_view
 from trademate_load.report.html_tables import endpoint_row, error_row
 from trademate_load.report.html_tiers import tier_view
@@ -40,7 +37,7 @@ def render_html(frame: pd.DataFrame | None, summary: dict, run: dict, pngs: Mapp
     """
     if pngs is None:
         pngs = charts.render_charts(frame, summary, run)
-    return _environment().get_template(TEMPLATE).render(page_context(frame, summary, run, pngs))
+    return environment().get_template(TEMPLATE).render(page_context(frame, summary, run, pngs))
 
 
 def page_context(frame: pd.DataFrame | None, summary: Mapping, run: Mapping, pngs: Mapping[str, bytes]) -> dict:
@@ -61,15 +58,3 @@ def page_context(frame: pd.DataFrame | None, summary: Mapping, run: Mapping, png
         "endpoints": [endpoint_row(endpoint) for endpoint in summary.get("endpoints") or []],
         "errors": [error_row(error) for error in summary.get("errors") or []],
     }
-
-
-@functools.cache
-def _environment() -> jinja2.Environment:
-    """The template environment (autoescaping), built on first use."""
-    return jinja2.Environment(
-        loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
-        autoescape=True,
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
