@@ -107,6 +107,7 @@ def rich_run_dir(tmp_path_factory) -> Path:
     baseline = copy.deepcopy(write_run(base / "before", frame, rich_run("before")))
     for tier in baseline["tiers"].values():
         tier["latency_ms"] = {key: value / 2 for key, value in tier["latency_ms"].items()}
+        tier["ci95"] = {key: [end / 2 for end in ends] for key, ends in tier["ci95"].items() if key.endswith("_ms")}
     run_dir = base / "20270115-080000-mixed"
     run_dir.mkdir()
     summary = write_run(run_dir, frame, rich_run(run_dir.name, baseline))

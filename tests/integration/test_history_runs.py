@@ -23,9 +23,16 @@ INSPECT = ROOT / "tests" / "browser" / "inspect_report.py"
 
 
 def summary_of(report_dir: Path, label: str) -> dict:
-    """The summary.json of the one Locust run labelled ``label``."""
-    (run_id,) = (r for r, lab in runs_by_label(report_dir, "run").items() if lab == label)
+    """The summary.json of the last Locust run labelled ``label``."""
+    run_id = [r for r, lab in runs_by_label(report_dir, "run").items() if lab == label][-1]
     return json.loads((report_dir / run_id / "summary.json").read_text())
+
+
+def machine_was_busy(summary: dict) -> bool:
+    """Did the run's health monitor find the machine busy (CPU or I/O pressure, steal) in any second of it? Then a
+    slower rerun measured the machine, not the build, and it runs again."""
+    processes = ((summary.get("generator") or {}).get("processes") or {}).values()
+    return any(process.get("machine_busy_s", 0) > 0 for process in processes)
 
 
 def runs_by_label(report_dir: Path, kind: str | None = None) -> dict[str, str]:
@@ -44,7 +51,12 @@ def report_dir(api, tmp_path_factory):
     with reference_api(tmp_path_factory.mktemp("slow-api"), ["--fault", SLOW]) as slow:
         slow_run = run_locust(*target(slow, report_dir), *RUN, "--label", "main@2", "--baseline", "auto")
     codes["main@2"] = slow_run.returncode
-    codes["main@3"] = run_locust(*target(api, report_dir), *RUN, "--label", "main@3", "--baseline", "auto").returncode
+    for _ in range(3):  # the rerun's claim needs the machine as quiet as for main@1: the suite's own measure says
+        codes["main@3"] = run_locust(
+            *target(api, report_dir), *RUN, "--label", "main@3", "--baseline", "auto"
+        ).returncode
+        if codes["main@3"] != 1 or not machine_was_busy(summary_of(report_dir, "main@3")):
+            break
     base = [sys.executable, "-m", "locust", "-f", "locustfiles/trademate.py", "--headless", "--only-summary"]
     together = [
         subprocess.Popen([*base, *target(api, report_dir), *RUN, "--label", f"pair@{n}"], cwd=ROOT) for n in (1, 2)
@@ -62,12 +74,13 @@ def report_dir(api, tmp_path_factory):
 
 def test_every_run_and_probe_round_is_in_the_history_with_its_label(report_dir):
     report_dir, codes, stdout = report_dir
-    labels = sorted(runs_by_label(report_dir).values())
-    assert labels == ["main@1", "main@2", "main@3", "main@3", "main@3", "pair@1", "pair@2"], codes
+    labels = sorted(set(runs_by_label(report_dir).values()))
+    assert labels == ["main@1", "main@2", "main@3", "pair@1", "pair@2"], codes
     frame, _ = history.read(report_dir)
-    assert frame.drop_duplicates("run_id")["kind"].value_counts().to_dict() == {"run": 5, "probe": 2}
+    kinds = frame.drop_duplicates("run_id")["kind"].value_counts().to_dict()
+    assert kinds["run"] >= 5 and kinds["probe"] == 2
     assert set(frame["tier"]) == {"premium", "shared"} and frame["p95_ms_lo"].notna().all()
-    assert "Wrote" in stdout and "5 runs, 2 probe rounds" in stdout
+    assert "Wrote" in stdout and f"{kinds['run']} runs, 2 probe rounds" in stdout
 
 
 def test_two_runs_ending_at_the_same_moment_both_land(report_dir):
