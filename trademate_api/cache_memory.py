@@ -1,5 +1,6 @@
 """The in-process tier caches: serialized JSON bodies in a bounded cachetools LRU (shared tier) or LFU (premium
-tier) cache whose entries also expire after the tier's TTL, behind the coroutine API every tier cache has (cache.py).
+tier) cache whose entries also expire, each after its own share of the tier's TTL (TierPolicy.entry_ttl: stored
+together, they do not expire together), behind the coroutine API every tier cache has (cache.py).
 """
 
 from __future__ import annotations
@@ -92,12 +93,12 @@ class TierCache:
         return [get(key) for key in keys]
 
     async def set(self, key: Key, body: bytes, ttl: float | None = None) -> None:
-        self._entries.set(key, body, ttl)
+        self._entries.set(key, body, self.policy.entry_ttl(ttl))
 
     async def set_many(self, items: Iterable[tuple[Key, bytes]], ttl: float | None = None) -> None:
-        store = self._entries.set
+        store, entry_ttl = self._entries.set, self.policy.entry_ttl
         for key, body in items:
-            store(key, body, ttl)
+            store(key, body, entry_ttl(ttl))
 
     def __len__(self) -> int:
         return len(self._entries)

@@ -1,5 +1,6 @@
-"""The Redis tier caches: one connection pool per tier, keys `trademate:{prefix}:{tier}:{namespace}:{ident}` with
-the tier's TTL, the tier's eviction policy given to a server of its own, and the tier URLs read from the environment.
+"""The Redis tier caches: one connection pool per tier, keys `trademate:{prefix}:{tier}:{namespace}:{ident}`, each
+with its own share of the tier's TTL (TierPolicy.entry_ttl), the tier's eviction policy given to a server of its own,
+and the tier URLs read from the environment.
 
 A Redis failure never fails a request: the error is counted, the operation reads as a miss, and an unreachable Redis
 is skipped for a second before one request tries it again.
@@ -60,7 +61,6 @@ class RedisTierCache:
         self.key_prefix = f"trademate:{prefix}:{tier}:"
         self.exclusive = exclusive
         self._pool_size = pool_size
-        self._ttl_ms = round(policy.cache_ttl_s * 1000)
         self._on_error = on_error
         self._timer = timer
         self._down_until = 0.0  # monotonic time before which Redis is not tried; 0: healthy
@@ -171,7 +171,7 @@ class RedisTierCache:
         if not self._usable():
             return
         try:
-            await self._client.set(self.redis_key(key), body, px=self._ttl_ms if ttl is None else round(ttl * 1000))
+            await self._client.set(self.redis_key(key), body, px=round(self.policy.entry_ttl(ttl) * 1000))
         except (RedisError, OSError) as exc:
             self._failed(exc)
             return
@@ -181,11 +181,11 @@ class RedisTierCache:
         """All in one pipelined round trip (no MULTI): one SET PX per item."""
         if not self._usable():
             return
-        ttl_ms = self._ttl_ms if ttl is None else round(ttl * 1000)
+        entry_ttl = self.policy.entry_ttl
         try:
             async with self._client.pipeline(transaction=False) as pipe:
                 for key, body in items:
-                    pipe.set(self.redis_key(key), body, px=ttl_ms)
+                    pipe.set(self.redis_key(key), body, px=round(entry_ttl(ttl) * 1000))
                 await pipe.execute()
         except (RedisError, OSError) as exc:
             self._failed(exc)

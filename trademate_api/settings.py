@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
@@ -28,6 +30,14 @@ class TierPolicy:
     pool_size: int = 25  # connections in each of the tier's pools (Redis cache, database)
     statement_timeout_ms: int = 50  # the database cancels a statement of the tier after this long
     view_refresh_s: float = 300.0  # period of the tier's materialized view (SQLite: summary table) refresh
+    # each cache entry lives a random 50-100% of its TTL: entries stored together (the start-up warming, a burst of
+    # misses) expire spread over half the TTL instead of in one second, and none is ever older than the TTL
+    cache_ttl_jitter: float = 0.5
+
+    def entry_ttl(self, ttl: float | None = None, draw: Callable[[], float] = random.random) -> float:
+        """One entry's time to live: a random share between ``1 - cache_ttl_jitter`` and 1 of ``ttl`` (the tier's
+        TTL when None)."""
+        return (self.cache_ttl_s if ttl is None else ttl) * (1.0 - self.cache_ttl_jitter * draw())
 
 
 TIER_POLICIES = MappingProxyType(

@@ -10,6 +10,7 @@ import pytest
 import redis
 
 from tests.api.conftest import RunningApi, start_api
+from trademate_api.settings import TIER_POLICIES
 
 from .conftest import clean_env, counter, delete_prefix, redis_key, scrape, user_id
 
@@ -55,7 +56,7 @@ def test_read_misses_then_hits_and_its_key_has_the_tiers_ttl(redis_api, redis_ur
     assert (first.status_code, first.headers["X-Cache"], second.headers["X-Cache"]) == (200, "MISS", "HIT")
     assert second.content == first.content
     key = redis_key(prefix, tier, namespace, user_id(api, plan, index))
-    assert TTL_S[tier] - 10 < ttl_s(redis_urls[tier], key) <= TTL_S[tier]
+    assert TTL_S[tier] * (1 - TIER_POLICIES[tier].cache_ttl_jitter) - 1 < ttl_s(redis_urls[tier], key) <= TTL_S[tier]
     other = "premium" if tier == "shared" else "shared"
     assert ttl_s(redis_urls[other], redis_key(prefix, other, namespace, user_id(api, plan, index))) < 0  # absent
 
