@@ -216,8 +216,11 @@ def test_open_model_drops_arrivals_at_its_bound_and_counts_them_across_workers(t
     summary = json.loads((run_dir / "summary.json").read_text())
     run = json.loads((run_dir / "run.json").read_text())
     premium = summary["tiers"]["premium"]
-    # 2 s of arrivals at 500/s meet a bound of 100 in flight: about 900 are dropped, none sent late.
-    assert 400 <= premium["dropped"] <= sum(n for _, n in run["dropped"]["premium"]) <= 1100
+    # 2 s of arrivals at 500/s meet a bound of 100 in flight: about 900 are dropped, none sent late. Drops happen
+    # only while the 100 are held, which the run measures as its longest service time (2 s, longer on a busy
+    # machine): at most that long of arrivals, 10% over for the Poisson arrivals' spread.
+    held_s = premium["service_latency_ms"]["max"] / 1000
+    assert 400 <= premium["dropped"] <= sum(n for _, n in run["dropped"]["premium"]) <= 500 * held_s * 1.1
     assert premium["offered"] == premium["requests"] + premium["dropped"]
     assert premium["service_latency_ms"]["max"] >= 1800  # the 100 in flight were held through the stall
     assert premium["missed_schedule"] <= premium["requests"] / 100
