@@ -100,19 +100,28 @@ def test_a_2s_stall_fails_the_premium_gate_on_corrected_latency(tmp_path):
         "name: premium\nrun_time: 20s\nwarmup: 30s\nspawn_rate: 50\n"
         "tiers:\n  premium: {users: 50, rps: 500, plans: {ELITE: 3, BLACK: 1}, timeout: 5s}\n",
     )
-    proc, run_dir, _ = faulty_run(tmp_path, ["--fault", "stall=12s+2s"], "--profile", str(premium_profile))
-    assert proc.returncode == 1, proc.stdout[-3000:] + proc.stderr[-3000:]
-    summary = json.loads((run_dir / "summary.json").read_text())
-    premium = summary["tiers"]["premium"]
-    corrected, service = premium["latency_ms"], premium["service_latency_ms"]
-    assert premium["latency_basis"] == "corrected"
-    assert corrected["p99"] >= 1500 and corrected["max"] >= 1800, corrected
-    assert service["p99"] < corrected["p99"] / 4, (service, corrected)  # the stall hides in service time
-    assert premium["missed_schedule"] > 300  # each user's slots during the 2 s went out late
-    failed = {c["name"] for c in premium["checks"] if c["status"] == "failed"}
-    assert {"p95_ms", "p99_ms"} <= failed, failed
-    assert summary["verdict"] == "fail" and "premium.p99_ms" in summary["reason"]
-    assert "missed schedule" in proc.stdout and "SLA breached (exit 1)" in proc.stdout
+
+    def run(attempt: int) -> tuple:  # a run the suite judged invalid (a busy machine) runs again: tests.measured
+        proc, run_dir, _ = faulty_run(
+            tmp_path, ["--fault", "stall=12s+2s"], "--profile", str(premium_profile), attempt=attempt
+        )
+        return proc, run_dir
+
+    def check(proc, run_dir: Path) -> None:
+        assert proc.returncode == 1, proc.stdout[-3000:] + proc.stderr[-3000:]
+        summary = json.loads((run_dir / "summary.json").read_text())
+        premium = summary["tiers"]["premium"]
+        corrected, service = premium["latency_ms"], premium["service_latency_ms"]
+        assert premium["latency_basis"] == "corrected"
+        assert corrected["p99"] >= 1500 and corrected["max"] >= 1800, corrected
+        assert service["p99"] < corrected["p99"] / 4, (service, corrected)  # the stall hides in service time
+        assert premium["missed_schedule"] > 300  # each user's slots during the 2 s went out late
+        failed = {c["name"] for c in premium["checks"] if c["status"] == "failed"}
+        assert {"p95_ms", "p99_ms"} <= failed, failed
+        assert summary["verdict"] == "fail" and "premium.p99_ms" in summary["reason"]
+        assert "missed schedule" in proc.stdout and "SLA breached (exit 1)" in proc.stdout
+
+    measured(run, check)
 
 
 def test_an_injected_error_rate_is_measured_within_its_sampling_error(tmp_path):
@@ -205,31 +214,39 @@ def test_open_model_drops_arrivals_at_its_bound_and_counts_them_across_workers(t
         "name: open\nrun_time: 16s\nwarmup: 2s\nspawn_rate: 50\nmodel: open\narrivals: poisson\n"
         "tiers:\n  premium: {users: 50, rps: 500, max_in_flight: 100, plans: {ELITE: 3, BLACK: 1}, timeout: 5s}\n",
     )
-    stats, port = tmp_path / "stats", str(free_port())  # not 5557: another run's workers must not join this one
-    proc, run_dir, _ = faulty_run(
-        tmp_path,
-        ["--fault", "stall=10s+2s"],
-        "--profile", str(profile), "--processes", "2", "--json-file", str(stats),
-        "--master-bind-port", port, "--master-port", port,
-    )  # fmt: skip
-    assert proc.returncode == 1, proc.stdout[-3000:] + proc.stderr[-3000:]
-    summary = json.loads((run_dir / "summary.json").read_text())
-    run = json.loads((run_dir / "run.json").read_text())
-    premium = summary["tiers"]["premium"]
-    # 2 s of arrivals at 500/s meet a bound of 100 in flight: about 900 are dropped, none sent late. Drops happen
-    # only while the 100 are held, which the run measures as its longest service time (2 s, longer on a busy
-    # machine): at most that long of arrivals, 10% over for the Poisson arrivals' spread.
-    held_s = premium["service_latency_ms"]["max"] / 1000
-    assert 400 <= premium["dropped"] <= sum(n for _, n in run["dropped"]["premium"]) <= 500 * held_s * 1.1
-    assert premium["offered"] == premium["requests"] + premium["dropped"]
-    assert premium["service_latency_ms"]["max"] >= 1800  # the 100 in flight were held through the stall
-    assert premium["missed_schedule"] <= premium["requests"] / 100
-    assert "arrivals dropped at max_in_flight" in summary["reason"]
-    assert re.search(r"^dropped\s+\d+", proc.stdout, re.MULTILINE)
-    # The generators' loops were idle through the stall: the drops are the target's, not the generators'.
-    drops = summary["generator"]["tiers"]["premium"]
-    assert drops["dropped_at_bound"] + drops["dropped_by_generator"] == premium["dropped"]
-    assert drops["dropped_at_bound"] >= 0.9 * premium["dropped"], drops
-    samples = pd.read_parquet(run_dir / "samples.parquet")
-    locust_total = sum(entry["num_requests"] for entry in json.loads(stats.with_suffix(".json").read_text()))
-    assert len(samples) == locust_total and samples["worker"].nunique() == 2
+    stats = tmp_path / "stats"
+
+    def run(attempt: int) -> tuple:  # a run the suite judged invalid (a busy machine) runs again: tests.measured
+        port = str(free_port())  # not 5557: another run's workers must not join this one
+        proc, run_dir, _ = faulty_run(
+            tmp_path,
+            ["--fault", "stall=10s+2s"],
+            "--profile", str(profile), "--processes", "2", "--json-file", str(stats),
+            "--master-bind-port", port, "--master-port", port, attempt=attempt,
+        )  # fmt: skip
+        return proc, run_dir
+
+    def check(proc, run_dir: Path) -> None:
+        assert proc.returncode == 1, proc.stdout[-3000:] + proc.stderr[-3000:]
+        summary = json.loads((run_dir / "summary.json").read_text())
+        run = json.loads((run_dir / "run.json").read_text())
+        premium = summary["tiers"]["premium"]
+        # 2 s of arrivals at 500/s meet a bound of 100 in flight: about 900 are dropped, none sent late. Drops happen
+        # only while the 100 are held, which the run measures as its longest service time (2 s, longer on a busy
+        # machine): at most that long of arrivals, 10% over for the Poisson arrivals' spread.
+        held_s = premium["service_latency_ms"]["max"] / 1000
+        assert 400 <= premium["dropped"] <= sum(n for _, n in run["dropped"]["premium"]) <= 500 * held_s * 1.1
+        assert premium["offered"] == premium["requests"] + premium["dropped"]
+        assert premium["service_latency_ms"]["max"] >= 1800  # the 100 in flight were held through the stall
+        assert premium["missed_schedule"] <= premium["requests"] / 100
+        assert "arrivals dropped at max_in_flight" in summary["reason"]
+        assert re.search(r"^dropped\s+\d+", proc.stdout, re.MULTILINE)
+        # The generators' loops were idle through the stall: the drops are the target's, not the generators'.
+        drops = summary["generator"]["tiers"]["premium"]
+        assert drops["dropped_at_bound"] + drops["dropped_by_generator"] == premium["dropped"]
+        assert drops["dropped_at_bound"] >= 0.9 * premium["dropped"], drops
+        samples = pd.read_parquet(run_dir / "samples.parquet")
+        locust_total = sum(entry["num_requests"] for entry in json.loads(stats.with_suffix(".json").read_text()))
+        assert len(samples) == locust_total and samples["worker"].nunique() == 2
+
+    measured(run, check)
