@@ -10,10 +10,11 @@ the 95% interval of the difference (now minus then) is built from each run's own
 - ``inconclusive`` when the difference is beyond the tolerance but its interval holds zero (too few samples to
   tell), or a summary has no interval for it (one written before intervals were recorded).
 
-A figure without a tolerance is informational: ``worse`` or ``better`` when its interval excludes zero, else
-``no change``. Only ``regressed`` fails the gate. The default tolerance flags p95 worse by more than 20% and more
-than 2 ms. Latency is worse when higher; success rate and req/s when lower. req/s is a count over the judged
-window, not an estimate, so it is judged on its value.
+A figure without a tolerance is informational: ``worse`` or ``better`` when its interval excludes zero,
+``inconclusive`` when a run cannot bound it (p99 of a short run), else ``no change``. Only ``regressed`` fails the
+gate. The default tolerance flags p95 worse by more than 20% and more than 2 ms. Latency is worse when higher;
+success rate and req/s when lower. req/s is a count over the judged window, not an estimate, so it is judged on
+its value.
 """
 
 from __future__ import annotations
@@ -66,6 +67,8 @@ def classify(
     holds_zero = interval is None or interval[0] <= 0 <= interval[1]
     delta = now - before
     if tolerance is None:
+        if interval is None and delta != 0:
+            return INCONCLUSIVE  # a run too short to bound the figure: no interval, no claim either way
         if holds_zero or delta == 0:
             return NO_CHANGE
         return WORSE if (delta > 0) == higher_is_worse else BETTER
@@ -107,7 +110,7 @@ def _names(rows: list[dict], change: str) -> list[str]:
         f"{row['tier']}" + (f"[{row['endpoint']}]" if "endpoint" in row else "") + f".{name}"
         for row in rows
         for name, figure in row["figures"].items()
-        if figure["change"] == change
+        if figure["change"] == change and figure["tolerance"] is not None  # only gated figures pass or fail it
     ]
 
 

@@ -102,6 +102,11 @@ def test_figures_without_a_tolerance_say_worse_or_better_and_never_fail():
     comparison = compare(summary(10.0), summary(9.0), DEFAULT_TOLERANCES)  # p99 has no tolerance: 18 vs 20 ms
     assert comparison["tiers"][0]["figures"]["p99_ms"]["change"] == "worse"
     assert comparison["regressions"] == []
+    unbounded = summary(10.0)
+    unbounded["tiers"]["premium"]["ci95"]["p99_ms"] = [19.0, None]  # too few samples to bound p99 from above
+    figure = compare(unbounded, summary(9.0), DEFAULT_TOLERANCES)["tiers"][0]["figures"]["p99_ms"]
+    assert (figure["change"], figure["ci95"]) == (INCONCLUSIVE, None)
+    assert compare(unbounded, summary(9.0), DEFAULT_TOLERANCES)["inconclusive"] == []  # not gated: no finding
 
 
 def test_lower_is_worse_for_throughput_and_success():
