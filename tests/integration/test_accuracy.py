@@ -126,26 +126,35 @@ def test_a_2s_stall_fails_the_premium_gate_on_corrected_latency(tmp_path):
 
 def test_an_injected_error_rate_is_measured_within_its_sampling_error(tmp_path):
     rate, seed = 0.005, 5
-    proc, run_dir, served = faulty_run(
-        tmp_path,
-        ["--fault", f"error={rate * 100:g}%", "--fault-seed", str(seed)],
-        "--profile", "premium", "--run-time", "15s", "--stop-timeout", "3",
-    )  # fmt: skip
-    summary = json.loads((run_dir / "summary.json").read_text())
-    premium = summary["tiers"]["premium"]
-    n = premium["offered"]
-    measured = 1 - premium["success_rate"]
-    half_width = Z_9995 * math.sqrt(rate * (1 - rate) / n)
-    assert abs(measured - rate) <= half_width, f"{measured:.4%} over {n} requests, injected {rate:.2%}"
-    # Exactly: the failed samples are the requests whose error draw came up, no more, no fewer.
-    samples = pd.read_parquet(run_dir / "samples.parquet")
-    assert len(samples) == served
-    draws = random_stream(seed, 1, "error")
-    injected = sum(draws.random() < rate for _ in range(served))
-    assert (~samples["ok"]).sum() == (samples["status"] == 503).sum() == injected > 0
-    checks = {c["name"]: c["status"] for c in premium["checks"]}
-    assert checks["error_rate"] == "passed"  # under 1%...
-    assert checks["success_rate"] == "failed" and proc.returncode == 1  # ...but far from 99.95% success
+    served: list[int] = []
+
+    def run(attempt: int) -> tuple:  # a run the suite judged invalid (a busy machine) runs again: tests.measured
+        proc, run_dir, count = faulty_run(
+            tmp_path,
+            ["--fault", f"error={rate * 100:g}%", "--fault-seed", str(seed)],
+            "--profile", "premium", "--run-time", "15s", "--stop-timeout", "3", attempt=attempt,
+        )  # fmt: skip
+        served.append(count)
+        return proc, run_dir
+
+    def check(proc, run_dir: Path) -> None:
+        summary = json.loads((run_dir / "summary.json").read_text())
+        premium = summary["tiers"]["premium"]
+        n = premium["offered"]
+        error_rate = 1 - premium["success_rate"]
+        half_width = Z_9995 * math.sqrt(rate * (1 - rate) / n)
+        assert abs(error_rate - rate) <= half_width, f"{error_rate:.4%} over {n} requests, injected {rate:.2%}"
+        # Exactly: the failed samples are the requests whose error draw came up, no more, no fewer.
+        samples = pd.read_parquet(run_dir / "samples.parquet")
+        assert len(samples) == served[-1]
+        draws = random_stream(seed, 1, "error")
+        injected = sum(draws.random() < rate for _ in range(served[-1]))
+        assert (~samples["ok"]).sum() == (samples["status"] == 503).sum() == injected > 0
+        checks = {c["name"]: c["status"] for c in premium["checks"]}
+        assert checks["error_rate"] == "passed"  # under 1%...
+        assert checks["success_rate"] == "failed" and proc.returncode == 1  # ...but far from 99.95% success
+
+    measured(run, check)
 
 
 def test_service_and_corrected_latency_agree_when_the_target_is_healthy(tmp_path):
