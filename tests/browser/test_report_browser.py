@@ -8,41 +8,22 @@ reason, unless CI is set: then they fail.
 from __future__ import annotations
 
 import copy
-import json
-import os
 import struct
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from tests.browser.conftest import CHROMIUM
+from tests.browser.conftest import inspect
 from tests.synthetic import T0, frame_of, write_synthetic_run
 from trademate_load.formatting import iso
 from trademate_load.profile import load_profile
 from trademate_load.rundir import write_run
 
-SCRIPT = Path(__file__).with_name("inspect_report.py")
 HOSTILE = "GET /x<script>alert(1)</script>"
 STEP_S = 6.0
 STEP_USERS = ({"shared": 25, "premium": 13}, {"shared": 50, "premium": 25}, {"shared": 100, "premium": 50})
-
-
-def inspect(run_dir: Path, *expect_texts: str) -> dict:
-    """What Chromium saw of run_dir/index.html (see inspect_report.py)."""
-    args = [arg for text in expect_texts for arg in ("--expect-text", text)]
-    proc = subprocess.run(
-        [sys.executable, str(SCRIPT), str(run_dir), *args],
-        capture_output=True,
-        text=True,
-        timeout=180,
-        env={**os.environ, "CHROMIUM": str(CHROMIUM)},
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    return json.loads(proc.stdout)
 
 
 def rich_frame() -> pd.DataFrame:

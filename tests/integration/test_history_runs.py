@@ -5,14 +5,13 @@ opened in real headless Chromium."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from tests.browser.conftest import CHROMIUM, browser_available  # noqa: F401 (the fixture: Chromium, or skip/fail)
+from tests.browser.conftest import browser_available, inspect  # noqa: F401 (the fixture: Chromium, or skip/fail)
 from tests.conftest import ROOT, run_locust, run_suite, target
 from tests.harness import reference_api
 from trademate_load import history
@@ -28,7 +27,6 @@ SLA = "tiers:\n" + "".join(
     for tier, p95 in (("shared", 100), ("premium", 50))
 )
 SLOW = "latency=fixed(12ms)"  # smoke's p95 is about 2-3 ms here: a regression of 4x and more, within every SLA
-INSPECT = ROOT / "tests" / "browser" / "inspect_report.py"
 
 
 def summary_of(report_dir: Path, label: str) -> dict:
@@ -132,15 +130,7 @@ def test_the_history_page_marks_the_slow_run_and_links_every_report(report_dir):
 
 def test_the_history_page_in_chromium_loads_every_chart_without_errors(report_dir):
     report_dir, _, _ = report_dir
-    proc = subprocess.run(
-        [sys.executable, str(INSPECT), str(report_dir), "--expect-text", "Daily compliance"],
-        capture_output=True,
-        text=True,
-        timeout=180,
-        env={**os.environ, "CHROMIUM": str(CHROMIUM)},
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    seen = json.loads(proc.stdout)
+    seen = inspect(report_dir, "Daily compliance")
     assert seen["console"] == [] and seen["page_errors"] == [] and seen["failed_requests"] == []
     for view in seen["views"].values():
         assert view["status"] == 200 and view["texts"] == {"Daily compliance": True}
