@@ -119,7 +119,7 @@ def register(environment: Environment) -> Suite:
     environment.trademate = suite
     if not suite.is_worker:
         try:
-            if suite.baseline_dir is not None and suite.baseline_auto is None:
+            if suite.baseline_dir is not None:  # a directory named (BASELINE=auto is picked as each run begins)
                 suite.baseline_summary = read_summary(suite.baseline_dir)
             suite.load_profile()
             serve_live(suite)
