@@ -25,7 +25,7 @@ from trademate_load.config import ConfigError
 from trademate_load.report.history_charts import render_history_charts
 from trademate_load.report.history_page import render_history_page
 from trademate_load.report.html import render_html
-from trademate_load.rundir import read_summary, write_json
+from trademate_load.rundir import read_summary, write_json, write_text
 from trademate_load.runinfo import read_run_json
 
 logger = logging.getLogger(__name__)
@@ -71,9 +71,7 @@ def mark_run(run_dir: Path, changes: list[dict[str, Any]]) -> bool:
     pngs = {png.stem: png.read_bytes() for png in sorted((run_dir / "charts").glob("*.png"))}
     write_json(run_dir / "summary.json", summary)
     if (run_dir / PAGE).exists():
-        tmp = run_dir / f".{PAGE}.tmp"
-        tmp.write_text(render_html(None, summary, run, pngs), encoding="utf-8")
-        tmp.replace(run_dir / PAGE)
+        write_text(run_dir / PAGE, render_html(None, summary, run, pngs))
     return True
 
 
@@ -101,9 +99,7 @@ def publish(report_dir: Path, rebuild: bool = False) -> Published:
     changes = detect(frame) if not frame.empty else pd.DataFrame()
     pngs = render_history_charts(frame, changes)
     page = report_dir / PAGE
-    tmp = report_dir / f".{PAGE}.tmp"
-    tmp.write_text(render_history_page(frame, changes, daily(frame), pngs), encoding="utf-8")
-    tmp.replace(page)
+    write_text(page, render_history_page(frame, changes, daily(frame), pngs))
     skipped += problems + _mark_runs(report_dir, frame, changes)
     kinds = frame.drop_duplicates("run_id")["kind"].value_counts() if not frame.empty else {}
     return Published(page, int(kinds.get("run", 0)), int(kinds.get("probe", 0)), changes, skipped)

@@ -62,7 +62,8 @@ def report_dir_problem(report_dir: Path) -> str | None:
     return None
 
 
-def _write_text(path: Path, text: str) -> None:
+def write_text(path: Path, text: str) -> None:
+    """``text`` written whole (through a temporary file beside ``path``) or not at all."""
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(text, encoding="utf-8")
     tmp.replace(path)
@@ -108,10 +109,10 @@ def render_reports(run_dir: Path, frame: pd.DataFrame, run: RunInfo | dict[str, 
     run = {**as_json(run), "exit_code": summary["exit_code"]}
     write_run_json(run_dir / "run.json", run)
     write_json(run_dir / "summary.json", summary)
-    _write_text(run_dir / "junit.xml", render_junit(summary))
+    write_text(run_dir / "junit.xml", render_junit(summary))
     pngs = render_charts(frame, summary, run)
     write_charts(run_dir / "charts", pngs)
-    _write_text(run_dir / "index.html", render_html(frame, summary, run, pngs))
+    write_text(run_dir / "index.html", render_html(frame, summary, run, pngs))
     return summary
 
 
